@@ -1,0 +1,42 @@
+"""mitosis_hydra: reproducible experiments on Hydra.
+
+Public API, re-exported lazily so that importing the package (in every kernel,
+and in `python -m project_pkg --help`) stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "main": "mitosis_hydra.app",
+    "list_trials": "mitosis_hydra.api",
+    "load_trial_data": "mitosis_hydra.api",
+    "TrialRecord": "mitosis_hydra.records",
+    "TrialStatus": "mitosis_hydra.records",
+    "VariantLock": "mitosis_hydra.records",
+    "MitosisError": "mitosis_hydra.errors",
+    "ConfigError": "mitosis_hydra.errors",
+    "DirtyTreeError": "mitosis_hydra.errors",
+    "NotARepositoryError": "mitosis_hydra.errors",
+    "VariantConflictError": "mitosis_hydra.errors",
+    "TrialNotFoundError": "mitosis_hydra.errors",
+    "TrialFailedError": "mitosis_hydra.errors",
+    "TrialInterruptedError": "mitosis_hydra.errors",
+    "StoreError": "mitosis_hydra.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'mitosis_hydra' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,47 @@
+"""The stable Python API for reading results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import TrialNotFoundError
+from .paths import resolve_trials_folder
+from .records import TrialRecord, TrialStatus
+from .store import TrialStore
+
+RESULTS_FILE = "results.pkl"
+
+
+def open_store(trials_folder: str | Path | None = None, db: str | None = None) -> TrialStore:
+    """The store of a trials folder (default: `trials/` at the current git root)."""
+    return TrialStore(resolve_trials_folder(trials_folder), db)
+
+
+def list_trials(
+    trials_folder: str | Path | None = None,
+    *,
+    experiment: str | None = None,
+    status: str | TrialStatus | None = None,
+    db: str | None = None,
+) -> list[TrialRecord]:
+    """Recorded trials, oldest first (debug trials are never recorded)."""
+    return open_store(trials_folder, db).list_trials(experiment=experiment, status=status)
+
+
+def load_trial_data(
+    key: str, trials_folder: str | Path | None = None, *, db: str | None = None
+) -> dict[str, Any]:
+    """The dict `run` returned for the trial with this key (or unique key prefix)."""
+    import cloudpickle
+
+    record = open_store(trials_folder, db).get(key)
+    path = record.folder / RESULTS_FILE
+    if not path.exists():
+        raise TrialNotFoundError(
+            f"Trial {record.name} (key {record.key}) has no results file.\n"
+            f"  status: {record.status.value}; expected {path}\n"
+            "Only finished trials have results; see its notebook for what happened."
+        )
+    with path.open("rb") as handle:
+        return cloudpickle.load(handle)

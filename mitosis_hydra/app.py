@@ -1,0 +1,77 @@
+"""The Hydra entry point users call from their package's `__main__.py`.
+
+    import mitosis_hydra
+    if __name__ == "__main__":
+        mitosis_hydra.main(config_path="conf", config_name="config")
+
+It is a plain `hydra.main` app (so `--help`, `--cfg job`, overrides, multirun
+and tab completion behave as in any Hydra app) whose task turns each composed
+config into a recorded trial.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import register_configs
+
+register_configs()
+
+
+def main(config_path: str = "conf", config_name: str = "config") -> Any:
+    """Run the Hydra app of the calling module: one trial per job.
+
+    `config_path` is relative to the file that calls `main` (like `hydra.main`).
+    """
+    import hydra
+
+    caller = sys._getframe(1).f_globals.get("__file__")
+    base = Path(caller).resolve().parent if caller else Path.cwd()
+    config_dir = str((base / config_path).resolve())
+
+    def mitosis_trial(cfg: Any) -> Any:
+        return run_job(cfg)
+
+    mitosis_trial.__module__ = "__main__"  # Hydra then takes the (absolute) path as given
+    return hydra.main(config_path=config_dir, config_name=config_name, version_base="1.3")(
+        mitosis_trial
+    )()
+
+
+def run_job(cfg: Any) -> Any:
+    """The task of one Hydra job: compose a trial spec, run it, report it.
+
+    In a single run, problems end the process with a message and an exit code
+    (2 refused, 1 failed, 130 interrupted); in a multirun they are raised, so the
+    launcher records the job as failed and goes on with the others.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from .errors import MitosisError, TrialFailedError, TrialInterruptedError
+    from .job import spec_and_context
+    from .records import TrialStatus
+    from .trial import run_trial
+
+    single = HydraConfig.get().mode == RunMode.RUN
+    try:
+        spec, context = spec_and_context(cfg)
+        outcome = run_trial(spec, context)
+    except MitosisError as error:
+        if not single:
+            raise
+        print(str(error), file=sys.stderr)
+        sys.exit(2)
+    print(outcome.summary(), flush=True)
+    if outcome.status is TrialStatus.FINISHED:
+        return outcome.record.to_json()
+    message = f"{outcome.record.name} (key {outcome.record.key}) {outcome.status.value}:\n"
+    message += outcome.error or ""
+    if single:
+        print(message, file=sys.stderr)
+        sys.exit(130 if outcome.status is TrialStatus.INTERRUPTED else 1)
+    if outcome.status is TrialStatus.INTERRUPTED:
+        raise TrialInterruptedError(message)
+    raise TrialFailedError(message)

@@ -1,0 +1,46 @@
+"""The `mitosis_hydra` config node users put in their defaults list, and its resolver."""
+
+from __future__ import annotations
+
+_NODE = {
+    "defaults": [{"override hydra/job_logging": "stdout"}],
+    "seed": 0,
+    "debug": False,
+    "mitosis": {
+        "trials_folder": "${mitosis_default_trials_folder:}",
+        "untracked": [],
+        "db": None,
+        "format": "html",
+    },
+    "hydra": {
+        # Hydra's own files go inside the trials folder, which ignores itself in git.
+        "run": {"dir": "${mitosis.trials_folder}/.hydra"},
+        "sweep": {
+            "dir": "${mitosis.trials_folder}/.hydra/multirun/${now:%Y-%m-%d_%H-%M-%S}",
+            "subdir": "${hydra.job.num}",
+        },
+        "output_subdir": None,
+        "job": {"name": "mitosis", "chdir": False},
+    },
+}
+
+_registered = False
+
+
+def register_configs() -> None:
+    """Store the `mitosis_hydra` node and the default-trials-folder resolver (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from .paths import default_trials_folder, prepare_trials_folder
+
+    def _default_folder() -> str:
+        return str(prepare_trials_folder(default_trials_folder()))
+
+    if not OmegaConf.has_resolver("mitosis_default_trials_folder"):
+        OmegaConf.register_new_resolver("mitosis_default_trials_folder", _default_folder)
+    ConfigStore.instance().store(name="mitosis_hydra", node=_NODE, provider="mitosis_hydra")
+    _registered = True

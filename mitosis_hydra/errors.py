@@ -1,0 +1,60 @@
+"""Errors a user can act on.
+
+Each error prints as a short paragraph: what went wrong (first line), where
+(indented lines), and what to do (last line). They carry their fields so they
+survive pickling into and out of worker processes.
+"""
+
+from __future__ import annotations
+
+
+class MitosisError(Exception):
+    """Base of every error mitosis_hydra raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self):  # keep the message when crossing process boundaries
+        return (_rebuild, (type(self), self.message))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild(cls: type[MitosisError], message: str) -> MitosisError:
+    error = cls.__new__(cls)
+    MitosisError.__init__(error, message)
+    return error
+
+
+class ConfigError(MitosisError):
+    """The composed config cannot describe a trial (missing exp, bad run target, …)."""
+
+
+class DirtyTreeError(MitosisError):
+    """The git working tree has changes, so the trial could not name its code."""
+
+
+class NotARepositoryError(MitosisError):
+    """A recorded trial was asked for outside a git working tree."""
+
+
+class VariantConflictError(MitosisError):
+    """A variant name is already locked to a different value."""
+
+
+class TrialNotFoundError(MitosisError):
+    """No trial (or several) match a key."""
+
+
+class StoreError(MitosisError):
+    """The trials database cannot be opened or is inconsistent."""
+
+
+class TrialFailedError(MitosisError):
+    """The experiment raised or returned something that is not a result."""
+
+
+class TrialInterruptedError(MitosisError):
+    """The trial was stopped by Ctrl-C, SIGTERM or the death of its kernel."""

@@ -1,0 +1,104 @@
+"""Reading one composed Hydra job: config, group choices and option sources → a trial spec."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .paths import default_trials_folder
+from .spec import TrialSpec, build_spec
+from .trial import TrialContext
+
+
+def spec_and_context(cfg: Any, *, reproduction_of: str | None = None) -> tuple[TrialSpec, TrialContext]:
+    """The trial a job's config describes, and where it was invoked from."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if "mitosis" not in cfg:
+        raise ConfigError(
+            "The primary config does not include mitosis_hydra's settings.\n"
+            "  seed, debug, mitosis.* and where Hydra writes its files come from them\n"
+            "Add `- mitosis_hydra` as the first entry of the defaults list of your config.yaml."
+        )
+    hydra_cfg = HydraConfig.get()
+    try:
+        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    except OmegaConfBaseException as error:
+        raise ConfigError(
+            f"The config could not be resolved: {error}\n"
+            f"  overrides: {' '.join(hydra_cfg.overrides.task) or '(none)'}\n"
+            "Give every `???` a value (in its file or on the command line) and check that "
+            "every ${…} interpolation points at an existing key."
+        ) from error
+    unresolved = OmegaConf.to_container(cfg, resolve=False)
+    choices = dict(hydra_cfg.runtime.choices)
+    cwd = Path.cwd()
+    spec = build_spec(
+        resolved,
+        unresolved,
+        choices,
+        option_sources(choices, hydra_cfg.runtime.config_sources, cwd),
+        default_trials_folder(cwd),
+    )
+    context = TrialContext(
+        cwd=cwd,
+        config_yaml=config_yaml,
+        overrides=tuple(hydra_cfg.overrides.task),
+        argv=tuple(getattr(sys, "orig_argv", sys.argv)),
+        reproduction_of=reproduction_of,
+    )
+    return spec, context
+
+
+def option_sources(
+    choices: dict[str, str | None], config_sources: Any, cwd: Path
+) -> dict[str, tuple[str | None, str | None]]:
+    """For each chosen group, the file its option came from (relative to cwd) and its text."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for key, option in choices.items():
+        group = key.split("@")[0]
+        if option is None or group.startswith("hydra/"):
+            continue
+        for source in config_sources:
+            located = _locate(source["schema"], source["path"], group, option, cwd)
+            if located is not None:
+                found[group] = located
+                break
+    return found
+
+
+def _locate(
+    schema: str, root: str, group: str, option: str, cwd: Path
+) -> tuple[str | None, str | None] | None:
+    if schema == "file":
+        path = Path(root) / group / f"{option}.yaml"
+        if path.is_file():
+            try:
+                shown = str(path.resolve().relative_to(cwd.resolve()))
+            except ValueError:
+                shown = str(path)
+            return shown, path.read_text(encoding="utf-8")
+    elif schema == "pkg":
+        from importlib import resources
+
+        try:
+            path = resources.files(root.replace("/", ".")).joinpath(group, f"{option}.yaml")
+            if path.is_file():
+                return f"pkg://{root}/{group}/{option}.yaml", path.read_text(encoding="utf-8")
+        except (ModuleNotFoundError, FileNotFoundError):
+            return None
+    elif schema == "structured":
+        from hydra.core.config_store import ConfigStore
+        from omegaconf import OmegaConf
+
+        try:
+            node = ConfigStore.instance().load(f"{group}/{option}.yaml")
+        except Exception:  # ConfigStore raises ConfigLoadError for unknown names
+            return None
+        return f"structured://{group}/{option}", OmegaConf.to_yaml(node.node)
+    return None

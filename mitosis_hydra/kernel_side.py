@@ -1,0 +1,123 @@
+"""Helpers the generated notebook calls inside the trial's kernel.
+
+Kept tiny and import-light: this module is imported in every kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def setup(*, seed: int, log_file: str, debug: bool, project_root: str) -> None:
+    """Log to the trial's log file, make the project importable, seed `random` and `numpy`."""
+    if project_root not in sys.path:
+        sys.path.insert(0, project_root)
+    logging.basicConfig(
+        filename=log_file,
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    random.seed(seed)
+    try:
+        import numpy
+    except ImportError:  # numpy is a dependency, but a broken install should not hide the trial
+        logging.getLogger("mitosis_hydra").warning("numpy not importable; not seeded")
+    else:
+        numpy.random.seed(seed % 2**32)
+
+
+def build_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Plain values stay as they are; nodes with `_target_` are built here, never pickled."""
+    built = {}
+    for name, node in arguments.items():
+        built[name] = _instantiate(node) if _has_target(node) else node
+    return built
+
+
+def _has_target(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "_target_" in node or any(_has_target(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_target(v) for v in node)
+    return False
+
+
+def _instantiate(node: Any) -> Any:
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    # The config was resolved before it reached the kernel: escape `${` so that a
+    # resolved string is never interpolated a second time.
+    return instantiate(OmegaConf.create(_escape(node)), _convert_="all")
+
+
+def _escape(node: Any) -> Any:
+    if isinstance(node, str):
+        return node.replace("${", "\\${")
+    if isinstance(node, dict):
+        return {key: _escape(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_escape(value) for value in node]
+    return node
+
+
+def load_run(target: str):
+    """`package.module:function` (or dotted `package.module.function`) → the callable."""
+    import importlib
+
+    module_name, _, attribute = target.partition(":")
+    if not attribute:
+        module_name, _, attribute = target.rpartition(".")
+    module = importlib.import_module(module_name)
+    function = module
+    for part in attribute.split("."):
+        function = getattr(function, part)
+    return function
+
+
+def save_results(result: Any, *, results_file: str, summary_file: str) -> Any:
+    """Pickle what `run` returned and write the headline numbers for the driver."""
+    if not isinstance(result, dict) or "main" not in result:
+        found = (
+            f"a dict with keys {sorted(map(str, result))}"
+            if isinstance(result, dict)
+            else f"a {type(result).__name__}"
+        )
+        raise TypeError(
+            f"run() must return a dict with the key 'main' (the headline metric); it returned "
+            f"{found}. Return e.g. {{'main': score}}."
+        )
+    import cloudpickle
+
+    Path(results_file).write_bytes(cloudpickle.dumps(result))
+    metrics = result.get("metrics") or {}
+    summary = {
+        "main": _jsonable(result["main"]),
+        "metrics": {str(k): _jsonable(v) for k, v in dict(metrics).items()},
+        "cpu_time": cpu_seconds(),
+    }
+    Path(summary_file).write_text(json.dumps(summary))
+    return result["main"]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this kernel and its finished children, in seconds."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    try:
+        return float(value)  # numpy scalars, 0-d arrays, …
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,30 @@
+"""Where trials live, and keeping that place out of the user's git status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .gitinfo import find_root
+
+TRIALS_DIRNAME = "trials"
+_IGNORE_ALL = "# written by mitosis_hydra: trials are recorded in the database, not in git\n*\n"
+
+
+def default_trials_folder(cwd: Path | None = None) -> Path:
+    """`trials/` at the root of the git working tree holding `cwd` (or in `cwd` outside git)."""
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    root = find_root(cwd)
+    return (root if root is not None else cwd.resolve()) / TRIALS_DIRNAME
+
+
+def resolve_trials_folder(folder: str | Path | None) -> Path:
+    return default_trials_folder() if folder is None else Path(folder).expanduser().resolve()
+
+
+def prepare_trials_folder(folder: Path) -> Path:
+    """Create the folder with a `.gitignore` of `*`, so it never makes the tree dirty."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(_IGNORE_ALL)
+    return folder

@@ -1,0 +1,113 @@
+"""Plain records that cross module and process boundaries."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+class TrialStatus(str, enum.Enum):
+    """What happened to a trial; `running` is only seen while it runs (or if the driver died)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class VariantValue:
+    """A named variant as requested by one trial: the value it would lock."""
+
+    group: str
+    name: str
+    canonical: str
+    hash: str
+    source: str | None = None
+    source_path: str | None = None
+
+
+@dataclass(frozen=True)
+class VariantLock:
+    """A variant name as stored: the value it is locked to, and where that happened."""
+
+    group: str
+    name: str
+    canonical: str
+    hash: str
+    source: str | None
+    first_commit: str
+    first_trial: str
+    locked_at: datetime
+    trial_count: int = 0
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """Everything the store needs to open a trial record atomically."""
+
+    key: str
+    experiment: str
+    variants: dict[str, str]  # parameter group -> variant name, every parameter
+    tracked: tuple[VariantValue, ...]  # the variants to lock, sorted by group
+    commit: str
+    seed: int
+    host: str
+    started_at: datetime
+    trials_folder: Path
+    reproduction_of: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One recorded trial, as `list_trials` returns it."""
+
+    key: str
+    experiment: str
+    name: str
+    iteration: int
+    status: TrialStatus
+    seed: int
+    commit: str
+    variants: dict[str, str]
+    started_at: datetime
+    folder: Path
+    notebook: Path | None = None
+    finished_at: datetime | None = None
+    main: Any = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    wall_time: float | None = None
+    cpu_time: float | None = None
+    host: str = ""
+    error: str | None = None
+    reproduction_of: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-ready data (the `--json` form of the CLI)."""
+        return {
+            "key": self.key,
+            "experiment": self.experiment,
+            "name": self.name,
+            "iteration": self.iteration,
+            "status": self.status.value,
+            "main": self.main,
+            "metrics": self.metrics,
+            "seed": self.seed,
+            "commit": self.commit,
+            "variants": self.variants,
+            "notebook": str(self.notebook) if self.notebook else None,
+            "folder": str(self.folder),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "wall_time": self.wall_time,
+            "cpu_time": self.cpu_time,
+            "host": self.host,
+            "error": self.error,
+            "reproduction_of": self.reproduction_of,
+        }

@@ -1,0 +1,113 @@
+"""Tables of the trials database and the per-backend setup they need."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from .errors import StoreError
+
+SCHEMA_VERSION = 1
+metadata = sa.MetaData()
+
+schema_info = sa.Table(
+    "schema_info",
+    metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+variants = sa.Table(
+    "variants",
+    metadata,
+    sa.Column("param_group", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("canonical", sa.Text, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("source", sa.Text),
+    sa.Column("first_commit", sa.String(64), nullable=False),
+    sa.Column("first_trial", sa.String(64), nullable=False),
+    sa.Column("locked_at", sa.String(40), nullable=False),
+)
+
+trials = sa.Table(
+    "trials",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("experiment", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("combo", sa.Text, nullable=False),
+    sa.Column("iteration", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    sa.Column("commit", sa.String(64), nullable=False),
+    sa.Column("variants", sa.Text, nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40)),
+    sa.Column("wall_time", sa.Float),
+    sa.Column("cpu_time", sa.Float),
+    sa.Column("main", sa.Text, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("folder", sa.Text, nullable=False),
+    sa.Column("notebook", sa.Text),
+    sa.Column("host", sa.String(255)),
+    sa.Column("error", sa.Text),
+    sa.Column("reproduction_of", sa.String(32)),
+    sa.UniqueConstraint("combo", "iteration", name="uq_trials_combo_iteration"),
+    sa.Index("ix_trials_experiment_started", "experiment", "started_at"),
+    sa.Index("ix_trials_started", "started_at"),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+# Any constant works: every writer of one database takes the same advisory lock.
+_PG_LOCK_ID = 7_270_417
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """WAL and a long busy timeout for parallel workers; BEGIN mode chosen per connection."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def take_write_lock(conn: Connection) -> None:
+    """Serialize writers on servers (SQLite already holds its lock from BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+
+
+def create(engine: Engine, url: str) -> None:
+    """Create missing tables once, safely when several processes start on a fresh folder."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            take_write_lock(conn)
+            metadata.create_all(conn, checkfirst=True)
+            version = conn.execute(sa.select(schema_info.c.version)).scalar()
+            if version is None:
+                conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
+            elif version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The trials database {url} has schema version {version}, newer than "
+                    f"this mitosis_hydra understands ({SCHEMA_VERSION}).\n"
+                    "Upgrade mitosis_hydra to read it."
+                )

@@ -1,0 +1,267 @@
+"""One trial, from a trial specification to a complete record: the recipe.
+
+Each step is a call into a module with one job (git, store, notebook, kernel,
+report); this module only decides the order and what happens on failure. The
+kernel boots first, so that the bookkeeping hides behind its start-up time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import environment, gitinfo
+from .errors import MitosisError
+from .kernel import ExecutionResult, TrialKernel
+from .naming import debug_name
+from .notebook import NotebookPlan, build_notebook
+from .paths import prepare_trials_folder
+from .records import TrialPlan, TrialRecord, TrialStatus
+from .report import export_notebook
+from .spec import TrialSpec
+from .store import TrialStore, new_key
+
+log = logging.getLogger("mitosis_hydra")
+
+RESULTS_FILE = "results.pkl"
+SUMMARY_FILE = "summary.json"
+LOG_FILE = "trial.log"
+CONFIG_FILE = "config.yaml"
+ENVIRONMENT_FILE = "environment.json"
+DIFF_FILE = "git-diff.patch"
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Where and how the trial was invoked; recorded beside it."""
+
+    cwd: Path
+    config_yaml: str
+    overrides: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()
+    reproduction_of: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    record: TrialRecord
+    debug: bool
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> TrialStatus:
+        return self.record.status
+
+    def summary(self) -> str:
+        """The few lines a researcher reads when the trial ends."""
+        record = self.record
+        label = "debug trial" if self.debug else "trial"
+        lines = [f"{label} {record.name} (key {record.key}): {record.status.value}"]
+        if record.status is TrialStatus.FINISHED:
+            lines.append(f"  main: {record.main!r}")
+            lines += [f"  {name}: {value!r}" for name, value in sorted(record.metrics.items())]
+        if record.wall_time is not None:
+            lines.append(f"  wall time: {record.wall_time:.2f} s")
+        lines.append(f"  notebook: {record.notebook}")
+        return "\n".join(lines)
+
+
+def run_trial(spec: TrialSpec, context: TrialContext) -> TrialOutcome:
+    """Check, lock, record, execute, export, close the record — in that order."""
+    kernel = TrialKernel(cwd=str(context.cwd), env=_kernel_env())
+    kernel.start()
+    try:
+        folder = prepare_trials_folder(spec.settings.trials_folder)  # before git looks
+        git = gitinfo.read_state(context.cwd)
+        if not spec.debug:
+            gitinfo.require_clean(git, context.cwd)
+        store = None if spec.debug else TrialStore(folder, spec.settings.db)
+        record = _open_record(spec, context, git, folder, store)
+        try:
+            return _execute(spec, context, git, record, store, kernel)
+        except BaseException as error:  # never leave a record `running`
+            if store is not None:
+                status = (
+                    TrialStatus.FAILED if isinstance(error, Exception) else TrialStatus.INTERRUPTED
+                )
+                store.finish_trial(record.key, status=status, notebook=None, error=repr(error))
+            raise
+    finally:
+        kernel.shutdown()
+
+
+def _open_record(
+    spec: TrialSpec,
+    context: TrialContext,
+    git: gitinfo.GitState,
+    folder: Path,
+    store: TrialStore | None,
+) -> TrialRecord:
+    plan = TrialPlan(
+        key=new_key(),
+        experiment=spec.experiment,
+        variants=spec.variants,
+        tracked=spec.tracked,
+        commit=git.commit,
+        seed=spec.seed,
+        host=socket.gethostname(),
+        started_at=datetime.now(UTC),
+        trials_folder=folder,
+        reproduction_of=context.reproduction_of,
+    )
+    if store is not None:
+        return store.begin_trial(plan)
+    name = debug_name(spec.experiment, spec.variants, plan.key)
+    return TrialRecord(
+        key=plan.key,
+        experiment=plan.experiment,
+        name=name,
+        iteration=0,
+        status=TrialStatus.RUNNING,
+        seed=plan.seed,
+        commit=plan.commit,
+        variants=plan.variants,
+        started_at=plan.started_at,
+        folder=folder / name,
+        host=plan.host,
+    )
+
+
+def _execute(
+    spec: TrialSpec,
+    context: TrialContext,
+    git: gitinfo.GitState,
+    record: TrialRecord,
+    store: TrialStore | None,
+    kernel: TrialKernel,
+) -> TrialOutcome:
+    trial_dir = record.folder
+    try:
+        trial_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError as error:
+        raise MitosisError(
+            f"The folder for trial {record.name} already exists: {trial_dir}\n"
+            "  its files may belong to a trial recorded in another database; nothing was changed\n"
+            "Move that folder away, or point mitosis.db at the database it belongs to."
+        ) from error
+    _write_files(spec, context, git, record, trial_dir)
+    notebook = build_notebook(_notebook_plan(spec, context, record), _provenance(spec, record))
+    result = kernel.execute(notebook)
+    notebook_path = export_notebook(notebook, trial_dir, spec.settings.format)
+    status, summary, error = _judge(result, trial_dir)
+    finished = _close(record, store, status, notebook_path, summary, error)
+    return TrialOutcome(finished, spec.debug, error)
+
+
+def _judge(result: ExecutionResult, trial_dir: Path) -> tuple[TrialStatus, dict, str | None]:
+    summary_path = trial_dir / SUMMARY_FILE
+    if result.outcome == "interrupted":
+        return TrialStatus.INTERRUPTED, {}, result.error
+    if result.outcome == "error" or not summary_path.exists():
+        return TrialStatus.FAILED, {}, result.error or "the notebook ended without results"
+    return TrialStatus.FINISHED, json.loads(summary_path.read_text()), None
+
+
+def _close(
+    record: TrialRecord,
+    store: TrialStore | None,
+    status: TrialStatus,
+    notebook: Path,
+    summary: dict,
+    error: str | None,
+) -> TrialRecord:
+    outcome = {
+        "main": summary.get("main"),
+        "metrics": summary.get("metrics") or {},
+        "cpu_time": summary.get("cpu_time"),
+    }
+    if store is not None:
+        return store.finish_trial(
+            record.key, status=status, notebook=notebook, error=error, **outcome
+        )
+    finished = datetime.now(UTC)
+    return replace(
+        record,
+        status=status,
+        notebook=notebook,
+        error=error,
+        finished_at=finished,
+        wall_time=(finished - record.started_at).total_seconds(),
+        **outcome,
+    )
+
+
+def _write_files(
+    spec: TrialSpec,
+    context: TrialContext,
+    git: gitinfo.GitState,
+    record: TrialRecord,
+    trial_dir: Path,
+) -> None:
+    (trial_dir / CONFIG_FILE).write_text(context.config_yaml, encoding="utf-8")
+    env = environment.capture(git)
+    env["invocation"] = {
+        "cwd": str(context.cwd),
+        "argv": list(context.argv),
+        "overrides": list(context.overrides),
+    }
+    env["trial"] = {"key": record.key, "name": record.name, "debug": spec.debug}
+    (trial_dir / ENVIRONMENT_FILE).write_text(json.dumps(env, indent=2), encoding="utf-8")
+    if spec.debug and git.root is not None:
+        (trial_dir / DIFF_FILE).write_text(gitinfo.diff(git.root), encoding="utf-8")
+    level = "DEBUG" if spec.debug else "INFO"
+    (trial_dir / LOG_FILE).write_text(
+        f"{datetime.now(UTC).isoformat()} {level} mitosis_hydra: trial {record.name} "
+        f"(key {record.key}) at commit {git.commit or 'none'}, seed {spec.seed}, "
+        f"variants {spec.variants}\n",
+        encoding="utf-8",
+    )
+
+
+def _notebook_plan(spec: TrialSpec, context: TrialContext, record: TrialRecord) -> NotebookPlan:
+    trial_dir = record.folder
+    return NotebookPlan(
+        name=record.name,
+        key=record.key,
+        experiment=spec.experiment,
+        run_target=spec.run_target,
+        seed=spec.seed,
+        debug=spec.debug,
+        commit=record.commit,
+        started_at=record.started_at.isoformat(timespec="seconds"),
+        variants=spec.variants,
+        arguments=spec.arguments,
+        log_file=str(trial_dir / LOG_FILE),
+        results_file=str(trial_dir / RESULTS_FILE),
+        summary_file=str(trial_dir / SUMMARY_FILE),
+        project_root=str(context.cwd),
+    )
+
+
+def _provenance(spec: TrialSpec, record: TrialRecord) -> dict[str, Any]:
+    return {
+        "key": record.key,
+        "name": record.name,
+        "experiment": spec.experiment,
+        "iteration": record.iteration,
+        "commit": record.commit,
+        "seed": spec.seed,
+        "variants": spec.variants,
+        "debug": spec.debug,
+        "started_at": record.started_at.isoformat(),
+        "run": spec.run_target,
+    }
+
+
+def _kernel_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silence a debugpy warning
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return env

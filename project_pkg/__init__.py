@@ -1,0 +1,1 @@
+"""The quick-start project: a sine wave experiment run as mitosis_hydra trials."""

@@ -1,0 +1,19 @@
+"""A tiny experiment: fit the amplitude of a noisy sine wave."""
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def run(seed: int, amplitude: float, frequency: float = 1.0) -> dict:
+    """Sample a noisy sine, estimate its amplitude by least squares, report the error."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 2 * np.pi, 200)
+    wave = np.sin(frequency * t)
+    signal = amplitude * wave + rng.normal(scale=0.1, size=t.size)
+    estimate = float(wave @ signal / (wave @ wave))
+    error = abs(estimate - amplitude)
+    log.info("estimated amplitude %.4f (true %.4f)", estimate, amplitude)
+    return {"main": error, "metrics": {"estimate": estimate}, "signal": signal}
