@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TrialNotFoundError
-from .paths import resolve_trials_folder
+from .paths import RESULTS_FILE, resolve_trials_folder
 from .records import TrialRecord, TrialStatus
 from .store import TrialStore
-
-RESULTS_FILE = "results.pkl"
 
 
 def open_store(trials_folder: str | Path | None = None, db: str | None = None) -> TrialStore:

@@ -38,9 +38,7 @@ def find_root(start: Path) -> Path | None:
 
 
 def _git(root: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         return ""
     return result.stdout
@@ -65,7 +63,7 @@ def read_state(start: Path) -> GitState:
             continue
         code, path = entry[:2], entry[3:]
         skip_next = "R" in code or "C" in code
-        if code == "??" and path.endswith(_NOT_CODE) or "/__pycache__/" in f"/{path}":
+        if (code == "??" and path.endswith(_NOT_CODE)) or "/__pycache__/" in f"/{path}":
             continue
         dirty.append(f"{code.strip() or '?'} {path}")
     commit = _git(root, "rev-parse", "--verify", "--quiet", "HEAD").strip()

@@ -12,7 +12,9 @@ from .spec import TrialSpec, build_spec
 from .trial import TrialContext
 
 
-def spec_and_context(cfg: Any, *, reproduction_of: str | None = None) -> tuple[TrialSpec, TrialContext]:
+def spec_and_context(
+    cfg: Any, *, reproduction_of: str | None = None
+) -> tuple[TrialSpec, TrialContext]:
     """The trial a job's config describes, and where it was invoked from."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf

@@ -10,6 +10,7 @@ trials never race for TCP ports.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -125,10 +126,8 @@ class TrialKernel:
         if self._kc is not None:
             self._kc.stop_channels()
         if self._km is not None and self._km.has_kernel:
-            try:
+            with contextlib.suppress(RuntimeError):
                 await self._km.shutdown_kernel(now=self._kill)
-            except RuntimeError:
-                pass
 
 
 def _wait(job: Future) -> ExecutionResult:

@@ -37,7 +37,7 @@ def build_notebook(plan: NotebookPlan, provenance: dict[str, Any]) -> nbformat.N
             new_markdown_cell(_header(plan)),
             _code("setup", _setup(plan)),
             _code("parameters", _parameters(plan)),
-            _code("run", f"result = run(seed=seed, **params)\nresult"),
+            _code("run", "result = run(seed=seed, **params)\nresult"),
             _code("save", _save(plan)),
         ]
     )

@@ -7,6 +7,13 @@ from pathlib import Path
 from .gitinfo import find_root
 
 TRIALS_DIRNAME = "trials"
+# The files of one trial, inside trials/<trial name>/
+RESULTS_FILE = "results.pkl"
+SUMMARY_FILE = "summary.json"
+LOG_FILE = "trial.log"
+CONFIG_FILE = "config.yaml"
+ENVIRONMENT_FILE = "environment.json"
+DIFF_FILE = "git-diff.patch"
 _IGNORE_ALL = "# written by mitosis_hydra: trials are recorded in the database, not in git\n*\n"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 
-class TrialStatus(str, enum.Enum):
+class TrialStatus(enum.StrEnum):
     """What happened to a trial; `running` is only seen while it runs (or if the driver died)."""
 
     RUNNING = "running"

@@ -202,7 +202,9 @@ def _without_children(node: Any, package: str, packages: list[str]) -> Any:
     """A group's own value: nested groups chosen separately are their own variants."""
     if not isinstance(node, dict):
         return node
-    children = {p[len(package) + 1 :].split(".")[0] for p in packages if p.startswith(package + ".")}
+    children = {
+        p[len(package) + 1 :].split(".")[0] for p in packages if p.startswith(package + ".")
+    }
     return {key: value for key, value in node.items() if key not in children}
 
 
@@ -231,8 +233,7 @@ def _strings(node: Any):
 def _seed(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(
-            f"seed must be an integer, got {value!r}.\n"
-            "Set it on the command line as e.g. seed=3."
+            f"seed must be an integer, got {value!r}.\nSet it on the command line as e.g. seed=3."
         )
     return value
 

@@ -132,7 +132,8 @@ class TrialStore:
         table = schema.trials
         with self._read() as conn:
             rows = conn.execute(
-                sa.select(table).where(table.c.key.startswith(key_or_prefix, autoescape=True))
+                sa.select(table)
+                .where(table.c.key.startswith(key_or_prefix, autoescape=True))
                 .limit(11)
             ).all()
         exact = [row for row in rows if row.key == key_or_prefix]
@@ -252,7 +253,9 @@ def _stored_locks(
     stored = {}
     for variant in variants:
         row = conn.execute(
-            sa.select(table).where(table.c.param_group == variant.group, table.c.name == variant.name)
+            sa.select(table).where(
+                table.c.param_group == variant.group, table.c.name == variant.name
+            )
         ).first()
         if row is not None:
             stored[(variant.group, variant.name)] = _row_lock(row, conn)

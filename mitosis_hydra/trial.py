@@ -21,20 +21,21 @@ from .errors import MitosisError
 from .kernel import ExecutionResult, TrialKernel
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
-from .paths import prepare_trials_folder
+from .paths import (
+    CONFIG_FILE,
+    DIFF_FILE,
+    ENVIRONMENT_FILE,
+    LOG_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    prepare_trials_folder,
+)
 from .records import TrialPlan, TrialRecord, TrialStatus
 from .report import export_notebook
 from .spec import TrialSpec
 from .store import TrialStore, new_key
 
 log = logging.getLogger("mitosis_hydra")
-
-RESULTS_FILE = "results.pkl"
-SUMMARY_FILE = "summary.json"
-LOG_FILE = "trial.log"
-CONFIG_FILE = "config.yaml"
-ENVIRONMENT_FILE = "environment.json"
-DIFF_FILE = "git-diff.patch"
 
 
 @dataclass(frozen=True)
