@@ -37,7 +37,7 @@ def build_notebook(plan: NotebookPlan, provenance: dict[str, Any]) -> nbformat.N
             new_markdown_cell(_header(plan)),
             _code("setup", _setup(plan)),
             _code("parameters", _parameters(plan)),
-            _code("run", "result = run(seed=seed, **params)\nresult"),
+            _code("run", "result = run(seed=seed, **params)"),
             _code("save", _save(plan)),
         ]
     )
@@ -104,5 +104,7 @@ def _save(plan: NotebookPlan) -> str:
         f"    results_file={plan.results_file!r},\n"
         f"    summary_file={plan.summary_file!r},\n"
         ")\n"
-        "print(f'main = {main!r}')"
+        "print(f'main = {main!r}')\n"
+        "for _name, _value in (result.get('metrics') or {}).items():\n"
+        "    print(f'{_name} = {_value!r}')"
     )
