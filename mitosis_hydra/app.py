@@ -11,6 +11,7 @@ config into a recorded trial.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
 
     `config_path` is relative to the file that calls `main` (like `hydra.main`).
     """
+    if _is_single_trial(sys.argv[1:]):
+        from .kernel import prestart
+
+        prestart(os.getcwd())
     import hydra
 
     caller = sys._getframe(1).f_globals.get("__file__")
@@ -38,6 +43,30 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
     return hydra.main(config_path=config_dir, config_name=config_name, version_base="1.3")(
         mitosis_trial
     )()
+
+
+# Hydra flags after which no trial runs in this process (help, inspection, sweeps).
+_NO_TRIAL_FLAGS = {
+    "-h",
+    "--help",
+    "--hydra-help",
+    "--version",
+    "-c",
+    "--cfg",
+    "-i",
+    "--info",
+    "-sc",
+    "--shell-completion",
+    "-m",
+    "--multirun",
+    "-p",
+    "--package",
+    "--experimental-rerun",
+}
+
+
+def _is_single_trial(args: list[str]) -> bool:
+    return not any(arg.split("=")[0] in _NO_TRIAL_FLAGS for arg in args)
 
 
 def run_job(cfg: Any) -> Any:

@@ -10,18 +10,25 @@ trials never race for TCP ports.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import json
 import os
 import re
+import secrets
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -43,19 +50,21 @@ class TrialKernel:
 
     def __init__(self, cwd: str, env: dict[str, str] | None = None) -> None:
         self.cwd = cwd
-        self.env = env
+        self.env = env if env is not None else kernel_env()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._socket_dir = tempfile.mkdtemp(prefix="mitosis-kernel-")
-        self._km: Any = None
+        self._process: subprocess.Popen | None = None
+        self._connection_file = ""
         self._kc: Any = None
         self._started: Future | None = None
         self._kill = False
 
     def start(self) -> None:
-        """Begin booting the kernel; returns at once."""
+        """Launch the kernel process now; connecting to it continues in the background."""
+        self._process, self._connection_file = _launch(self.cwd, self.env, self._socket_dir)
         self._thread.start()
-        self._started = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
+        self._started = asyncio.run_coroutine_threadsafe(self._connect(), self._loop)
 
     def execute(self, notebook: nbformat.NotebookNode) -> ExecutionResult:
         """Run every cell in order, stopping at the first error; outputs stay in `notebook`."""
@@ -87,28 +96,28 @@ class TrialKernel:
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
-    async def _start(self) -> None:
-        from jupyter_client.manager import AsyncKernelManager
-
-        self._km = AsyncKernelManager(
-            kernel_name="python3",
-            transport="ipc",
-            ip=os.path.join(self._socket_dir, "kernel"),
-            connection_file=os.path.join(self._socket_dir, "connection.json"),
-        )
-        await self._km.start_kernel(cwd=self.cwd, env=self.env)
-        self._kc = self._km.client()
+    async def _connect(self) -> None:
+        self._kc = _client_class()(connection_file=self._connection_file)
+        self._kc.process = self._process
+        self._kc.load_connection_file()
         self._kc.start_channels()
-        await self._kc.wait_for_ready(timeout=120)
+        ready = asyncio.ensure_future(self._kc.wait_for_ready(timeout=120))
+        while not ready.done():
+            if self._process.poll() is not None:
+                ready.cancel()
+                raise RuntimeError(
+                    f"the kernel ({sys.executable} -m ipykernel_launcher) exited with code "
+                    f"{self._process.returncode} while starting; is ipykernel installed?"
+                )
+            await asyncio.wait([ready], timeout=0.05)
+        ready.result()
 
     async def _execute(self, notebook: nbformat.NotebookNode) -> ExecutionResult:
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, DeadKernelError
 
         await asyncio.wrap_future(self._started)
-        client = NotebookClient(
-            notebook, km=self._km, timeout=None, allow_errors=False, record_timing=True
-        )
+        client = NotebookClient(notebook, timeout=None, allow_errors=False, record_timing=True)
         client.kc = self._kc
         try:
             client.reset_execution_trackers()
@@ -123,11 +132,102 @@ class TrialKernel:
     async def _shutdown(self) -> None:
         if self._started is not None and not self._started.done():
             self._started.cancel()
+        process = self._process
         if self._kc is not None:
+            if not self._kill and process is not None and process.poll() is None:
+                self._kc.shutdown()  # ask politely on the control channel
             self._kc.stop_channels()
-        if self._km is not None and self._km.has_kernel:
-            with contextlib.suppress(RuntimeError):
-                await self._km.shutdown_kernel(now=self._kill)
+        if process is None:
+            return
+        for _ in range(100 if not self._kill else 0):  # up to 5 s to exit cleanly
+            if process.poll() is not None:
+                return
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _launch(cwd: str, env: dict[str, str], socket_dir: str) -> tuple[subprocess.Popen, str]:
+    """Start `python -m ipykernel_launcher` on IPC sockets, without importing jupyter_client."""
+    connection = {
+        "transport": "ipc",
+        "ip": os.path.join(socket_dir, "kernel"),
+        "shell_port": 1,
+        "iopub_port": 2,
+        "stdin_port": 3,
+        "control_port": 4,
+        "hb_port": 5,
+        "key": secrets.token_hex(32),
+        "signature_scheme": "hmac-sha256",
+        "kernel_name": "python3",
+    }
+    path = os.path.join(socket_dir, "connection.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(connection, handle)
+    os.chmod(path, 0o600)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ipykernel_launcher", "-f", path],
+        cwd=cwd,
+        env={**env, "JPY_PARENT_PID": str(os.getpid())},  # the kernel exits if we die
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C reaches the driver, which decides
+    )
+    return process, path
+
+
+def _client_class() -> type:
+    """A kernel client that knows its process, so a dead kernel is seen at once."""
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class ProcessKernelClient(AsyncKernelClient):
+        process: subprocess.Popen | None = None
+
+        async def is_alive(self) -> bool:  # type: ignore[override]
+            return self.process is not None and self.process.poll() is None
+
+    return ProcessKernelClient
+
+
+_PRESTARTED: TrialKernel | None = None
+
+
+def kernel_env() -> dict[str, str]:
+    """The driver's environment, plus what keeps kernels quiet and figures inline."""
+    env = dict(os.environ)
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silence a debugpy warning
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return env
+
+
+def prestart(cwd: str, env: dict[str, str] | None = None) -> None:
+    """Boot a kernel now, for the trial this process is about to compose.
+
+    Hydra's imports and composition, git checks and locking then happen while
+    the kernel boots. If no trial takes it (refused, `--cfg`, …), it is shut
+    down at exit.
+    """
+    global _PRESTARTED
+    if _PRESTARTED is None:
+        _PRESTARTED = TrialKernel(cwd=cwd, env=env)
+        _PRESTARTED.start()
+        atexit.register(_shutdown_prestarted)
+
+
+def take_prestarted(cwd: str) -> TrialKernel | None:
+    """The prestarted kernel if it runs in `cwd` (each kernel serves one trial only)."""
+    global _PRESTARTED
+    kernel, _PRESTARTED = _PRESTARTED, None
+    if kernel is not None and kernel.cwd != cwd:
+        kernel.shutdown()
+        return None
+    return kernel
+
+
+def _shutdown_prestarted() -> None:
+    kernel = take_prestarted("")
+    if kernel is not None:
+        kernel.shutdown()
 
 
 def _wait(job: Future) -> ExecutionResult:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 
 from . import environment, gitinfo
 from .errors import MitosisError
-from .kernel import ExecutionResult, TrialKernel
+from .kernel import ExecutionResult, TrialKernel, take_prestarted
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
 from .paths import (
@@ -74,10 +74,15 @@ class TrialOutcome:
         return "\n".join(lines)
 
 
-def run_trial(spec: TrialSpec, context: TrialContext) -> TrialOutcome:
-    """Check, lock, record, execute, export, close the record — in that order."""
-    kernel = TrialKernel(cwd=str(context.cwd), env=_kernel_env())
-    kernel.start()
+def run_trial(
+    spec: TrialSpec, context: TrialContext, kernel: TrialKernel | None = None
+) -> TrialOutcome:
+    """Check, lock, record, execute, export, close the record — in that order.
+
+    `kernel` may be one already booting (see `kernel.prestart`); it serves this trial only.
+    """
+    kernel = kernel or take_prestarted(str(context.cwd)) or new_kernel(context.cwd)
+    threading.Thread(target=_import_exporter, daemon=True).start()  # while the kernel boots
     try:
         folder = prepare_trials_folder(spec.settings.trials_folder)  # before git looks
         git = gitinfo.read_state(context.cwd)
@@ -261,8 +266,12 @@ def _provenance(spec: TrialSpec, record: TrialRecord) -> dict[str, Any]:
     }
 
 
-def _kernel_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silence a debugpy warning
-    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    return env
+def _import_exporter() -> None:
+    import nbconvert.exporters.html  # noqa: F401  (~0.65 s, paid while the kernel boots)
+
+
+def new_kernel(cwd: Path) -> TrialKernel:
+    """A fresh kernel for one trial, already booting."""
+    kernel = TrialKernel(cwd=str(cwd))
+    kernel.start()
+    return kernel
