@@ -81,6 +81,7 @@ def run_job(cfg: Any) -> Any:
 
     from .errors import MitosisError, TrialFailedError, TrialInterruptedError
     from .job import spec_and_context
+    from .kernel import Interrupted
     from .records import TrialStatus
     from .trial import run_trial
 
@@ -93,6 +94,14 @@ def run_job(cfg: Any) -> Any:
             raise
         print(str(error), file=sys.stderr)
         sys.exit(2)
+    except (KeyboardInterrupt, Interrupted) as stop:
+        if not single:
+            raise
+        print(
+            f"Trial interrupted ({type(stop).__name__}); its record, if any, says so.",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     print(outcome.summary(), flush=True)
     if outcome.status is TrialStatus.FINISHED:
         return outcome.record.to_json()

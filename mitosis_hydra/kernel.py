@@ -72,7 +72,7 @@ class TrialKernel:
             self.start()
         job = asyncio.run_coroutine_threadsafe(self._execute(notebook), self._loop)
         try:
-            with _sigterm_as_exception():
+            with sigterm_as_exception():
                 return _wait(job)
         except (KeyboardInterrupt, Interrupted) as stop:
             job.cancel()
@@ -132,6 +132,10 @@ class TrialKernel:
     async def _shutdown(self) -> None:
         if self._started is not None and not self._started.done():
             self._started.cancel()
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:  # e.g. nbclient's liveness poll after an interruption
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         process = self._process
         if self._kc is not None:
             if not self._kill and process is not None and process.poll() is None:
@@ -238,7 +242,7 @@ def _wait(job: Future) -> ExecutionResult:
             continue
 
 
-class _sigterm_as_exception:
+class sigterm_as_exception:
     """While active, SIGTERM raises `Interrupted` in the main thread (only there)."""
 
     def __enter__(self) -> None:

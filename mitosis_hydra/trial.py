@@ -18,7 +18,7 @@ from typing import Any
 
 from . import environment, gitinfo
 from .errors import MitosisError
-from .kernel import ExecutionResult, TrialKernel, take_prestarted
+from .kernel import ExecutionResult, TrialKernel, sigterm_as_exception, take_prestarted
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
 from .paths import (
@@ -84,23 +84,29 @@ def run_trial(
     kernel = kernel or take_prestarted(str(context.cwd)) or new_kernel(context.cwd)
     threading.Thread(target=_import_exporter, daemon=True).start()  # while the kernel boots
     try:
-        folder = prepare_trials_folder(spec.settings.trials_folder)  # before git looks
-        git = gitinfo.read_state(context.cwd)
-        if not spec.debug:
-            gitinfo.require_clean(git, context.cwd)
-        store = None if spec.debug else TrialStore(folder, spec.settings.db)
-        record = _open_record(spec, context, git, folder, store)
-        try:
-            return _execute(spec, context, git, record, store, kernel)
-        except BaseException as error:  # never leave a record `running`
-            if store is not None:
-                status = (
-                    TrialStatus.FAILED if isinstance(error, Exception) else TrialStatus.INTERRUPTED
-                )
-                store.finish_trial(record.key, status=status, notebook=None, error=repr(error))
-            raise
+        with sigterm_as_exception():
+            return _checked_and_recorded(spec, context, kernel)
     finally:
         kernel.shutdown()
+
+
+def _checked_and_recorded(
+    spec: TrialSpec, context: TrialContext, kernel: TrialKernel
+) -> TrialOutcome:
+    folder = prepare_trials_folder(spec.settings.trials_folder)  # before git looks
+    git = gitinfo.read_state(context.cwd)
+    if not spec.debug:
+        gitinfo.require_clean(git, context.cwd)
+    store = None if spec.debug else TrialStore(folder, spec.settings.db)
+    record = _open_record(spec, context, git, folder, store)
+    try:
+        return _execute(spec, context, git, record, store, kernel)
+    except BaseException as error:  # never leave a record `running` (SIGTERM included)
+        if store is not None:
+            failed = isinstance(error, Exception)
+            status = TrialStatus.FAILED if failed else TrialStatus.INTERRUPTED
+            store.finish_trial(record.key, status=status, notebook=None, error=repr(error))
+        raise
 
 
 def _open_record(
