@@ -63,6 +63,23 @@ class TrialPlan:
     trials_folder: Path
     reproduction_of: str | None = None
 
+    def open_record(self, name: str, iteration: int) -> TrialRecord:
+        """The `running` record this plan becomes once it has a name and an iteration."""
+        return TrialRecord(
+            key=self.key,
+            experiment=self.experiment,
+            name=name,
+            iteration=iteration,
+            status=TrialStatus.RUNNING,
+            seed=self.seed,
+            commit=self.commit,
+            variants=dict(self.variants),
+            started_at=self.started_at,
+            folder=self.trials_folder / name,
+            host=self.host,
+            reproduction_of=self.reproduction_of,
+        )
+
 
 @dataclass(frozen=True)
 class TrialRecord:

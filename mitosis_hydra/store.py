@@ -80,7 +80,7 @@ class TrialStore:
                     self._lock_variants(conn, plan)
                     iteration = self._next_iteration(conn, combo)
                     name = trial_name(plan.experiment, tracked, iteration)
-                    record = _new_record(plan, name, iteration)
+                    record = plan.open_record(name, iteration)
                     conn.execute(schema.trials.insert().values(_record_row(record, combo)))
                     return record
             except sa.exc.IntegrityError as error:
@@ -278,23 +278,6 @@ def _row_lock(row: Any, conn: Connection | None = None) -> VariantLock:
 def _trial_name_for_key(conn: Connection, key: str) -> str:
     name = conn.execute(sa.select(schema.trials.c.name).where(schema.trials.c.key == key)).scalar()
     return name or key
-
-
-def _new_record(plan: TrialPlan, name: str, iteration: int) -> TrialRecord:
-    return TrialRecord(
-        key=plan.key,
-        experiment=plan.experiment,
-        name=name,
-        iteration=iteration,
-        status=TrialStatus.RUNNING,
-        seed=plan.seed,
-        commit=plan.commit,
-        variants=dict(plan.variants),
-        started_at=plan.started_at,
-        folder=plan.trials_folder / name,
-        host=plan.host,
-        reproduction_of=plan.reproduction_of,
-    )
 
 
 def _record_row(record: TrialRecord, combo: str) -> dict[str, Any]:

@@ -130,20 +130,7 @@ def _open_record(
     )
     if store is not None:
         return store.begin_trial(plan)
-    name = debug_name(spec.experiment, spec.variants, plan.key)
-    return TrialRecord(
-        key=plan.key,
-        experiment=plan.experiment,
-        name=name,
-        iteration=0,
-        status=TrialStatus.RUNNING,
-        seed=plan.seed,
-        commit=plan.commit,
-        variants=plan.variants,
-        started_at=plan.started_at,
-        folder=folder / name,
-        host=plan.host,
-    )
+    return plan.open_record(debug_name(spec.experiment, spec.variants, plan.key), 0)
 
 
 def _execute(
