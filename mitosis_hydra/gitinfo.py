@@ -37,9 +37,9 @@ def find_root(start: Path) -> Path | None:
     return None
 
 
-def _git(root: Path, *args: str) -> str:
+def _git(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> str:
     result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
+    if result.returncode not in ok:
         return ""
     return result.stdout
 
@@ -105,5 +105,6 @@ def diff(root: Path) -> str:
     for path in filter(None, untracked.split("\0")):
         if path.endswith(_NOT_CODE) or "__pycache__/" in path:
             continue
-        parts.append(_git(root, "diff", "--no-index", "--binary", "/dev/null", path))
+        # `git diff --no-index` exits 1 when the files differ, which they always do here
+        parts.append(_git(root, "diff", "--no-index", "--binary", "/dev/null", path, ok=(0, 1)))
     return "".join(parts)
