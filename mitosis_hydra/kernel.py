@@ -58,7 +58,7 @@ class TrialKernel:
         self._connection_file = ""
         self._kc: Any = None
         self._started: Future | None = None
-        self._kill = False
+        self._kill = True  # a kernel that never executed anything is killed, not asked
 
     def start(self) -> None:
         """Launch the kernel process now; connecting to it continues in the background."""
@@ -70,6 +70,7 @@ class TrialKernel:
         """Run every cell in order, stopping at the first error; outputs stay in `notebook`."""
         if self._started is None:
             self.start()
+        self._kill = False  # it ran code now: let it exit cleanly unless interrupted
         job = asyncio.run_coroutine_threadsafe(self._execute(notebook), self._loop)
         try:
             with sigterm_as_exception():
