@@ -14,22 +14,26 @@ import hashlib
 import json
 import math
 import pathlib
+import re
 from typing import Any
 
 # Keys of a mapping that start with this character are escaped by doubling it,
 # so a tagged value such as {"$path": "..."} can never collide with user data.
 _TAG = "$"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def canonical_string(value: Any) -> str:
     """Return the canonical text of a plain value (already resolved, no OmegaConf)."""
-    return json.dumps(
+    text = json.dumps(
         _tagged(value),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
         allow_nan=False,
     )
+    # YAML's "\ud800" gives a lone surrogate, which UTF-8 (hash, database) cannot hold.
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def canonical_hash(text: str) -> str:

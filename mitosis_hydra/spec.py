@@ -102,7 +102,8 @@ def build_spec(
         path, text = sources.get(group, (None, None))
         tracked = argument not in settings.untracked and group not in settings.untracked
         if tracked and not resolved.get("debug"):
-            _refuse_volatile(_select(unresolved, package, group, option), group, option)
+            own = _without_children(_select(unresolved, package, group, option), package, packages)
+            _refuse_volatile(own, group, option)
         parameters.append(Parameter(group, option, package, argument, value, tracked, text, path))
     arguments = {p.argument: unwrap_values(resolved[p.argument]) for p in parameters}
     return TrialSpec(
