@@ -1,4 +1,8 @@
-"""A tiny experiment: fit the amplitude of a noisy sine wave."""
+"""A tiny experiment: fit the amplitude of a noisy sine wave.
+
+Run as a trial with ``python -m project_pkg +exp=sine`` (see conf/exp/sine.yaml);
+`amplitude` and `frequency` are the chosen options of the groups of the same name.
+"""
 
 import logging
 
@@ -8,7 +12,11 @@ log = logging.getLogger(__name__)
 
 
 def run(seed: int, amplitude: float, frequency: float = 1.0) -> dict:
-    """Sample a noisy sine, estimate its amplitude by least squares, report the error."""
+    """Sample a noisy sine, estimate its amplitude by least squares, report the error.
+
+    `main` is the absolute error of the estimate; the noisy signal itself is saved
+    with the results (read it back with `mitosis_hydra.load_trial_data`).
+    """
     rng = np.random.default_rng(seed)
     t = np.linspace(0, 2 * np.pi, 200)
     wave = np.sin(frequency * t)

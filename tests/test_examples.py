@@ -1,0 +1,166 @@
+"""The example projects under `examples/`, run for real as their README tells users to.
+
+Each test copies an example into a git repository of its own in `tmp_path`
+(as a user who copied the folder would), commits it, and runs
+`python -m <package> …` in a subprocess with this venv's interpreter: Hydra,
+the Jupyter kernel, matplotlib, git and SQLite are all real.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mitosis_hydra import list_trials, load_trial_data
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+REGRESSION = EXAMPLES / "regression"
+PACKAGE = "regression_pkg"
+
+
+def git_environment(home: Path) -> dict[str, str]:
+    """This process's environment, with a git that ignores the machine's own config."""
+    env = dict(os.environ)
+    for name in ("HYDRA_FULL_ERROR", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH"):
+        env.pop(name, None)
+    home.mkdir(exist_ok=True)
+    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    env.update(
+        GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Example User",
+        GIT_AUTHOR_EMAIL="user@example.com",
+        GIT_COMMITTER_NAME="Example User",
+        GIT_COMMITTER_EMAIL="user@example.com",
+    )
+    return env
+
+
+class Example:
+    """An example project copied into its own committed git repository."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.env = env
+        self.trials_folder = root / "trials"
+
+    def git(self, *args: str) -> str:
+        result = subprocess.run(
+            ["git", *args], cwd=self.root, env=self.env, capture_output=True, text=True, check=True
+        )
+        return result.stdout
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m regression_pkg ARGS` from the repository root, as a user runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", PACKAGE, *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
+@pytest.fixture
+def regression(tmp_path: Path) -> Example:
+    root = tmp_path / "regression"
+    shutil.copytree(REGRESSION, root, ignore=shutil.ignore_patterns("__pycache__", "trials"))
+    example = Example(root, git_environment(tmp_path / "home"))
+    example.git("init", "-q")
+    example.git("add", "-A")
+    example.git("commit", "-q", "-m", "the regression example")
+    return example
+
+
+def one_finished_trial(example: Example, *args: str):
+    """Run a trial that must finish and be the only record; return (process, record)."""
+    process = example.run(*args)
+    output = f"stdout:\n{process.stdout}\nstderr:\n{process.stderr}"
+    assert process.returncode == 0, output
+    records = list_trials(example.trials_folder)
+    assert len(records) == 1, output
+    assert records[0].status == "finished", output
+    return process, records[0]
+
+
+@pytest.mark.kernel
+def test_regression_first_trial_records_metrics_coefficients_and_an_inline_figure(regression):
+    process, record = one_finished_trial(regression, "+exp=fit")
+
+    name = "fit-data_small-features_quadratic-model_ridge-1"  # device is untracked: not named
+    assert f"trial {name} (key {record.key}): finished" in process.stdout
+    assert record.name == name and record.experiment == "fit" and record.iteration == 1
+    assert record.variants == {
+        "data": "small",
+        "model": "ridge",
+        "features": "quadratic",
+        "device": "laptop",
+    }
+    assert isinstance(record.main, float) and record.main > 0
+    assert set(record.metrics) == {"train_mse", "test_mse", "test_r2", "nonzero_coefficients"}
+    assert record.metrics["test_mse"] == record.main
+
+    html = record.notebook.read_text()
+    assert "data:image/png;base64," in html
+    assert "model = PenalizedRegressor(alpha=0.1, penalty=" in html  # built in the kernel
+
+    results = load_trial_data(record.key, regression.trials_folder)
+    coefficients = results["coefficients"]
+    assert isinstance(coefficients, np.ndarray)
+    assert coefficients.shape == (6,)  # 3 inputs x degrees [1, 2]
+    assert results["feature_names"] == ["x0", "x1", "x2", "x0^2", "x1^2", "x2^2"]
+    assert results["main"] == record.main
+
+    log = (record.folder / "trial.log").read_text()
+    assert "regression_pkg.experiment: 150 training rows, 6 columns" in log
+    assert "predicting on laptop in batches of 256 rows" in log
+
+
+@pytest.mark.kernel
+def test_regression_variant_overrides_reach_run_as_dict_object_and_list(regression):
+    args = ("+exp=fit", "data=wide", "model=lasso", "features=cubic", "device=server", "seed=3")
+    _, record = one_finished_trial(regression, *args)
+
+    assert record.name == "fit-data_wide-features_cubic-model_lasso-1"
+    assert record.variants == {
+        "data": "wide",
+        "model": "lasso",
+        "features": "cubic",
+        "device": "server",
+    }
+    assert record.seed == 3 and isinstance(record.main, float)
+
+    results = load_trial_data(record.key, regression.trials_folder)
+    assert results["coefficients"].shape == (60,)  # 20 inputs x degrees [1, 2, 3]
+    # The L1 penalty sets some weights of the 17 distracting inputs exactly to zero.
+    assert record.metrics["nonzero_coefficients"] < 60
+    assert np.count_nonzero(results["coefficients"]) == record.metrics["nonzero_coefficients"]
+    log = (record.folder / "trial.log").read_text()
+    assert "predicting on server in batches of 65536 rows" in log
+    assert "PenalizedRegressor(alpha=0.05, penalty='l1')" in log
+
+
+def test_regression_readme_commands_name_existing_variants():
+    """Every `group=option` the README's commands choose is a file in conf/ (globs aside)."""
+    readme = (REGRESSION / "README.md").read_text()
+    commands = re.findall(rf"^\$ python -m {PACKAGE} (.*)$", readme, re.MULTILINE)
+    assert len(commands) >= 5
+    conf = REGRESSION / PACKAGE / "conf"
+    for command in commands:
+        for token in command.replace("'", "").split():
+            group, _, options = token.lstrip("+").partition("=")
+            if not options or "." in group or group.startswith(("-", "hydra")):
+                continue  # a flag, a setting like hydra.launcher.n_jobs, or Hydra's own group
+            if group in {"seed", "debug"} or options.startswith("glob("):
+                continue
+            for option in options.split(","):
+                assert (conf / group / f"{option}.yaml").is_file(), f"{command}: {group}={option}"
