@@ -101,7 +101,9 @@ class TrialKernel:
         self._kc = _client_class()(connection_file=self._connection_file)
         self._kc.process = self._process
         self._kc.load_connection_file()
-        self._kc.start_channels()
+        # No heartbeat: it calls a kernel still booting after 1 s (CPU busy with parallel
+        # trials) dead. Liveness comes from the process itself (ProcessKernelClient).
+        self._kc.start_channels(hb=False)
         ready = asyncio.ensure_future(self._kc.wait_for_ready(timeout=120))
         while not ready.done():
             if self._process.poll() is not None:

@@ -1,0 +1,306 @@
+"""Trials of a sweep in worker processes: a few long-lived drivers, a fresh kernel per trial.
+
+Each worker process imports the driver code once and then runs trial after
+trial, each through Hydra's `run_job` (so callbacks and `HydraConfig` behave
+as with Hydra's own launchers) and each in its own new kernel. While one trial
+runs, the worker already boots the kernel of its next trial; a kernel is never
+reused. Workers take the next job from a shared counter, so a slow trial never
+holds up the others, and report `started` / `done` events to the driver.
+
+Ctrl-C belongs to the driver: workers ignore SIGINT, and the driver stops the
+sweep by setting a shared flag and sending SIGTERM, which each running trial
+turns into an `interrupted` record.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import MitosisError
+from .kernel import Interrupted
+
+_POLL = 0.2  # seconds between checks that the workers are still alive
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """How one job of the sweep ended, as the summary table shows it."""
+
+    position: int
+    status: str  # finished, failed, interrupted, not started
+    name: str | None = None
+    key: str | None = None
+    main: Any = None
+    notebook: str | None = None
+    error: str | None = None
+    record: dict[str, Any] | None = None  # the finished record: the job's return value
+
+
+def default_n_jobs() -> int:
+    """One worker per usable CPU, at most 4: each trial also runs a kernel process."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+@dataclass
+class _Shared:
+    """What the driver and every worker share."""
+
+    counter: Any  # multiprocessing.Value: the next job to hand out
+    stop: Any  # multiprocessing.Event: hand out no more jobs
+    events: Any  # multiprocessing.Queue of (kind, position, payload)
+    total: int
+
+
+class WorkerPool:
+    """`n_jobs` worker processes running the composed jobs `configs` of one sweep."""
+
+    def __init__(self, hydra_context: Any, configs: list[Any], n_jobs: int) -> None:
+        from hydra.core.singleton import Singleton
+
+        method = "fork" if sys.platform == "linux" else "spawn"
+        self._mp = multiprocessing.get_context(method)
+        self._shared = _Shared(
+            self._mp.Value("i", 0), self._mp.Event(), self._mp.Queue(), len(configs)
+        )
+        payload: Any = (hydra_context, Singleton.get_state(), configs)
+        if method != "fork":  # spawned workers receive it pickled; forked ones inherit it
+            import cloudpickle
+
+            payload = cloudpickle.dumps(payload)
+        self._workers = [
+            self._mp.Process(target=_work, args=(payload, self._shared), name=f"mitosis-{n}")
+            for n in range(max(1, min(n_jobs, len(configs))))
+        ]
+        self._started: dict[int, int] = {}
+        self.results: dict[int, TrialResult] = {}
+        self.interrupted = False
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+
+    def collect(self, on_event: Callable[[str, int, TrialResult | None], None]) -> None:
+        """Wait for every job; on Ctrl-C, stop the sweep and wait for the running trials."""
+        try:
+            self._collect(on_event)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self._shared.stop.set()
+            for worker in self._workers:
+                if worker.is_alive() and worker.pid is not None:
+                    os.kill(worker.pid, signal.SIGTERM)
+            try:
+                self._collect(on_event)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+                for worker in self._workers:
+                    worker.kill()
+        finally:
+            for worker in self._workers:
+                worker.join(timeout=30)
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join()
+        self._fill_missing()
+
+    def _collect(self, on_event: Callable[[str, int, TrialResult | None], None]) -> None:
+        events = self._shared.events
+        while len(self.results) < self._shared.total:
+            try:
+                kind, position, payload = events.get(timeout=_POLL)
+            except queue.Empty:
+                if any(worker.is_alive() for worker in self._workers):
+                    continue
+                try:  # the last events of workers that just exited
+                    kind, position, payload = events.get(timeout=_POLL)
+                except queue.Empty:
+                    return
+            if kind == "started":
+                self._started[position] = payload
+                on_event(kind, position, None)
+            else:
+                self.results[position] = payload
+                on_event(kind, position, payload)
+
+    def _fill_missing(self) -> None:
+        for position in range(self._shared.total):
+            if position in self.results:
+                continue
+            if position in self._started:
+                status = "interrupted" if self.interrupted else "failed"
+                error = "its worker process ended before the trial reported its outcome"
+            else:
+                status, error = "not started", "the sweep was stopped before this job started"
+            self.results[position] = TrialResult(position, status, error=error)
+
+
+def warm_up() -> None:
+    """Import and prime what every trial's driver needs, once, before workers are forked.
+
+    Forked workers inherit it, instead of each paying ~1 s of imports and
+    template loading for its first trial.
+    """
+    import nbformat
+
+    from . import trial  # noqa: F401  (the recipe and everything it imports)
+    from .kernel import _client_class
+    from .report import _html_exporter
+
+    _client_class()
+    import nbclient  # noqa: F401
+
+    _html_exporter().from_notebook_node(nbformat.v4.new_notebook())
+
+
+# -- inside a worker process ------------------------------------------------------
+
+
+def _work(payload: Any, shared: _Shared) -> None:
+    """A worker's life: take jobs until none is left, one fresh kernel per trial."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C means
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    hydra_context, configs = _unpack(payload)
+    cwd = Path.cwd()
+    ready = None
+    try:
+        while (position := _claim(shared)) is not None:
+            kernel, ready = ready or _new_kernel(cwd), None
+            shared.events.put(("started", position, os.getpid()))
+            if _jobs_left(shared):
+                ready = _new_kernel(cwd)  # boots while this trial runs; serves the next one
+            result = _run_one(position, hydra_context, configs[position], kernel)
+            shared.events.put(("done", position, result))
+    except Interrupted:
+        pass
+    finally:
+        if ready is not None:
+            ready.shutdown()
+
+
+def _unpack(payload: Any) -> tuple[Any, list[Any]]:
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import setup_globals
+
+    from .config import register_configs
+
+    if isinstance(payload, bytes):
+        import cloudpickle
+
+        payload = cloudpickle.loads(payload)
+    hydra_context, singletons, configs = payload
+    Singleton.set_state(singletons)
+    setup_globals()
+    register_configs()
+    return hydra_context, configs
+
+
+def _raise_interrupted(_signum: int, _frame: object) -> None:
+    raise Interrupted()
+
+
+def _claim(shared: _Shared) -> int | None:
+    if shared.stop.is_set():
+        return None
+    with shared.counter.get_lock():
+        position = shared.counter.value
+        if position >= shared.total:
+            return None
+        shared.counter.value = position + 1
+    return position
+
+
+def _jobs_left(shared: _Shared) -> bool:
+    return not shared.stop.is_set() and shared.counter.value < shared.total
+
+
+def _new_kernel(cwd: Path) -> Any:
+    from .trial import new_kernel
+
+    return new_kernel(cwd)
+
+
+def _run_one(position: int, hydra_context: Any, config: Any, kernel: Any) -> TrialResult:
+    """One job through Hydra's `run_job`, its trial in `kernel`; never raises but Interrupted."""
+    from hydra.core.utils import JobStatus, run_job
+
+    outcomes: list[Any] = []
+
+    def mitosis_trial(cfg: Any) -> Any:
+        return _trial_task(cfg, kernel, outcomes)
+
+    error: BaseException | None = None
+    try:
+        ret = run_job(
+            hydra_context=hydra_context,
+            task_function=mitosis_trial,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+            configure_logging=False,
+        )
+        if ret.status is not JobStatus.COMPLETED:
+            error = ret._return_value
+    except Interrupted as stop:
+        error = stop
+    finally:
+        kernel.shutdown()
+    return _result(position, outcomes, error)
+
+
+def _trial_task(cfg: Any, kernel: Any, outcomes: list[Any]) -> Any:
+    """The task of one job, as `app.run_job` in a multirun, keeping the outcome."""
+    from .errors import TrialFailedError, TrialInterruptedError
+    from .job import spec_and_context
+    from .records import TrialStatus
+    from .trial import run_trial
+
+    spec, context = spec_and_context(cfg)
+    outcome = run_trial(spec, context, kernel)
+    outcomes.append(outcome)
+    record = outcome.record
+    if outcome.status is TrialStatus.FINISHED:
+        return record.to_json()
+    message = f"{record.name} (key {record.key}) {outcome.status.value}:\n{outcome.error or ''}"
+    if outcome.status is TrialStatus.INTERRUPTED:
+        raise TrialInterruptedError(message)
+    raise TrialFailedError(message)
+
+
+def _result(position: int, outcomes: list[Any], error: BaseException | None) -> TrialResult:
+    if outcomes:
+        outcome = outcomes[0]
+        record = outcome.record
+        return TrialResult(
+            position,
+            record.status.value,
+            name=record.name,
+            key=record.key,
+            main=record.main,
+            notebook=str(record.notebook) if record.notebook else None,
+            error=outcome.error,
+            record=record.to_json() if error is None else None,
+        )
+    status = "interrupted" if isinstance(error, Interrupted) else "failed"
+    return TrialResult(position, status, error=_describe(error))
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "the job ended without a trial"
+    if isinstance(error, MitosisError):
+        return str(error)
+    if isinstance(error, Interrupted):
+        return "the trial was stopped by SIGTERM"
+    return "".join(traceback.format_exception(error)).rstrip()

@@ -1,0 +1,115 @@
+"""What a sweep shows while it runs (a progress bar) and when it ends (a summary table).
+
+The bar is drawn only on a terminal; in a log file or CI, each trial that ends
+gets one plain line instead, so the output stays readable without a TTY.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+_STYLE = {"finished": "green", "failed": "red", "interrupted": "yellow", "not started": "dim"}
+
+
+class SweepProgress:
+    """A progress bar with done/failed/running counts; plain lines when not on a terminal."""
+
+    def __init__(self, total: int, show: bool | None = None) -> None:
+        self.total = total
+        self.done = self.failed = self.running = 0
+        console = Console(stderr=True)
+        self.live = console.is_terminal if show is None else bool(show)
+        self._progress = Progress(
+            TextColumn("[bold]trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not self.live,
+        )
+        self._task = self._progress.add_task("trials", total=total, counts=self._counts())
+
+    def __enter__(self) -> SweepProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.__exit__(*exc_info)
+
+    def update(self, kind: str, _position: int, result: Any) -> None:
+        """Called by the worker pool for every `started` and `done` event."""
+        if kind == "started":
+            self.running += 1
+        else:
+            self.running -= 1
+            self.done += 1
+            self.failed += result.status != "finished"
+            if not self.live:
+                name = result.name or f"job #{result.position}"
+                print(f"[{self.done}/{self.total}] {result.status}: {name}", flush=True)
+        self._progress.update(self._task, completed=self.done, counts=self._counts())
+
+    def _counts(self) -> str:
+        return f"done {self.done - self.failed} · failed {self.failed} · running {self.running}"
+
+
+def print_summary(results: Sequence[Any], seconds: float) -> None:
+    """The table a researcher reads when the sweep ends: trial, status, main, notebook."""
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("trial", "status", "main", "notebook"):
+        table.add_column(column, no_wrap=column != "notebook", overflow="fold")
+    for result in results:
+        style = _STYLE.get(result.status, "")
+        table.add_row(
+            result.name or f"job #{result.position}",
+            f"[{style}]{result.status}[/]" if style else result.status,
+            _metric(result.main) if result.status == "finished" else "",
+            _shown_path(result.notebook),
+        )
+    console.print(table)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+    console.print(
+        f"{len(results)} trial{'s' if len(results) != 1 else ''}: {parts} in {seconds:.1f} s"
+    )
+    for result in results:
+        if result.status not in ("finished", "not started") and result.error:
+            console.print(
+                f"{result.name or f'job #{result.position}'}: {_last_line(result.error)}",
+                markup=False,
+                highlight=False,
+            )
+
+
+def _metric(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def _shown_path(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(Path(path))
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else text
