@@ -16,9 +16,15 @@ demo: $(STAMP)
 	$(BIN)/python -m project_pkg +exp=sine amplitude=my_variant
 
 test: $(STAMP)
+	bash scripts/install-chromium.sh
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest
+
+# Timings of a trial against a bare notebook run (see benchmarks/bench.py); < 10 min.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/bench.py
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff format .

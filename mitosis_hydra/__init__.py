@@ -15,6 +15,11 @@ _EXPORTS = {
     "main": "mitosis_hydra.app",
     "list_trials": "mitosis_hydra.api",
     "load_trial_data": "mitosis_hydra.api",
+    "compare_trials": "mitosis_hydra.compare",
+    "Comparison": "mitosis_hydra.compare",
+    "reproduce_trial": "mitosis_hydra.reproduce",
+    "Reproduction": "mitosis_hydra.reproduce",
+    "write_index": "mitosis_hydra.index_page",
     "TrialRecord": "mitosis_hydra.records",
     "TrialStatus": "mitosis_hydra.records",
     "VariantLock": "mitosis_hydra.records",
@@ -27,6 +32,9 @@ _EXPORTS = {
     "TrialFailedError": "mitosis_hydra.errors",
     "TrialInterruptedError": "mitosis_hydra.errors",
     "StoreError": "mitosis_hydra.errors",
+    "ReproductionError": "mitosis_hydra.errors",
+    "VariantInUseError": "mitosis_hydra.errors",
+    "VariantNotFoundError": "mitosis_hydra.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -58,3 +58,15 @@ class TrialFailedError(MitosisError):
 
 class TrialInterruptedError(MitosisError):
     """The trial was stopped by Ctrl-C, SIGTERM or the death of its kernel."""
+
+
+class VariantNotFoundError(MitosisError):
+    """No variant is locked under a given group and name."""
+
+
+class VariantInUseError(MitosisError):
+    """A variant name still has trials recorded with it, so releasing it needs --force."""
+
+
+class ReproductionError(MitosisError):
+    """A recorded trial cannot be re-run (repository gone, commit missing, unknown command)."""

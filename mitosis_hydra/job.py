@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,12 @@ from .trial import TrialContext
 def spec_and_context(
     cfg: Any, *, reproduction_of: str | None = None
 ) -> tuple[TrialSpec, TrialContext]:
-    """The trial a job's config describes, and where it was invoked from."""
+    """The trial a job's config describes, and where it was invoked from.
+
+    `mitosis-hydra reproduce KEY` re-runs a trial with MITOSIS_REPRODUCTION_OF=KEY set,
+    which marks the new record as a reproduction of KEY.
+    """
+    reproduction_of = reproduction_of or os.environ.get("MITOSIS_REPRODUCTION_OF") or None
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException

@@ -1,0 +1,103 @@
+"""Everything recorded about one trial, gathered from its record, its files and the locks."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .paths import CONFIG_FILE, ENVIRONMENT_FILE, LOG_FILE, RESULTS_FILE
+from .records import TrialRecord
+from .release import RELEASE_ACTION, audit_log
+from .spec import unwrap_values
+from .store import TrialStore
+
+
+def trial_details(store: TrialStore, key: str) -> dict[str, Any]:
+    """Record, variant values, config, environment summary, paths and reproductions (JSON-ready)."""
+    record = store.get(key)
+    config_path = record.folder / CONFIG_FILE
+    config_text = config_path.read_text(encoding="utf-8") if config_path.exists() else None
+    env_path = record.folder / ENVIRONMENT_FILE
+    env = json.loads(env_path.read_text(encoding="utf-8")) if env_path.exists() else {}
+    reproductions = [
+        {"key": r.key, "name": r.name, "status": r.status.value, "main": r.main}
+        for r in store.list_trials(experiment=record.experiment)
+        if r.reproduction_of == record.key
+    ]
+    return {
+        "record": record.to_json(),
+        "variants": variant_values(store, record, config_text),
+        "config": config_text,
+        "environment": environment_summary(env),
+        "paths": {
+            "folder": str(record.folder),
+            "notebook": str(record.notebook) if record.notebook else None,
+            "results": _existing(record.folder / RESULTS_FILE),
+            "log": _existing(record.folder / LOG_FILE),
+            "config": _existing(config_path),
+            "environment": _existing(env_path),
+        },
+        "reproductions": reproductions,
+    }
+
+
+def variant_values(
+    store: TrialStore, record: TrialRecord, config_text: str | None
+) -> dict[str, dict[str, Any]]:
+    """For each parameter: the variant name, the value it was locked to then, and how we know."""
+    locks = {(lock.group, lock.name): lock for lock in store.variant_locks()}
+    released = [entry["detail"] for entry in audit_log(store, RELEASE_ACTION)]
+    values = {}
+    for group, name in sorted(record.variants.items()):
+        lock = locks.get((group, name))
+        if lock is not None and lock.locked_at <= record.started_at:
+            values[group] = {"name": name, "value": lock.canonical, "locked": "locked"}
+            continue
+        old = [
+            d
+            for d in released
+            if (d["group"], d["name"]) == (group, name)
+            and datetime.fromisoformat(d["locked_at"]) <= record.started_at
+        ]
+        if old:
+            values[group] = {"name": name, "value": old[-1]["canonical"], "locked": "released"}
+        else:
+            shown = _config_value(config_text, group)
+            values[group] = {"name": name, "value": shown, "locked": "untracked"}
+    return values
+
+
+def environment_summary(env: dict[str, Any]) -> dict[str, Any]:
+    """The few environment facts a reader looks for first (the file has everything)."""
+    git = env.get("git") or {}
+    invocation = env.get("invocation") or {}
+    return {
+        "python": env.get("python"),
+        "platform": env.get("platform"),
+        "host": env.get("host"),
+        "packages": len(env.get("packages") or []),
+        "git_root": git.get("root"),
+        "branch": git.get("branch"),
+        "remote": git.get("remote"),
+        "command": " ".join(invocation.get("argv") or []),
+        "cwd": invocation.get("cwd"),
+    }
+
+
+def _config_value(config_text: str | None, group: str) -> str | None:
+    if config_text is None:
+        return None
+    from omegaconf import OmegaConf
+
+    node: Any = OmegaConf.to_container(OmegaConf.create(config_text))
+    for part in group.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return json.dumps(unwrap_values(node), sort_keys=True, default=repr)
+
+
+def _existing(path: Path) -> str | None:
+    return str(path) if path.exists() else None
