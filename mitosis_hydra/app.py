@@ -16,10 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import register_configs
-
-register_configs()
-
 
 def main(config_path: str = "conf", config_name: str = "config") -> Any:
     """Run the Hydra app of the calling module: one trial per job.
@@ -30,7 +26,14 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
         from .kernel import prestart
 
         prestart(os.getcwd())
+        from .report import start_export_process
+
+        start_export_process()  # nbconvert warms up in its own process, on the other core
     import hydra
+
+    from .config import register_configs  # imports Hydra (~0.3 s): after the kernel starts
+
+    register_configs()
 
     caller = sys._getframe(1).f_globals.get("__file__")
     base = Path(caller).resolve().parent if caller else Path.cwd()

@@ -131,14 +131,16 @@ class TrialStore:
         """The trial with this key, or with the only key that starts with it."""
         table = schema.trials
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(table)
-                .where(table.c.key.startswith(key_or_prefix, autoescape=True))
-                .limit(11)
-            ).all()
-        exact = [row for row in rows if row.key == key_or_prefix]
-        if exact:
-            rows = exact
+            # A full key uses the primary key index; LIKE (the prefix search) scans the table.
+            exact = conn.execute(sa.select(table).where(table.c.key == key_or_prefix)).all()
+            rows = (
+                exact
+                or conn.execute(
+                    sa.select(table)
+                    .where(table.c.key.startswith(key_or_prefix, autoescape=True))
+                    .limit(11)
+                ).all()
+            )
         if len(rows) == 1:
             return _row_record(rows[0], self.trials_folder)
         if not rows:
@@ -170,19 +172,24 @@ class TrialStore:
         return [_row_record(row, self.trials_folder) for row in rows]
 
     def variant_locks(self) -> list[VariantLock]:
-        """Every locked variant with the number of trials recorded with it."""
+        """Every locked variant with the number of trials recorded with its current value."""
         if not self.exists():
             return []
         with self._read() as conn:
-            locks = [_row_lock(row) for row in conn.execute(sa.select(schema.variants)).all()]
+            locks = {
+                (row.param_group, row.name): _row_lock(row, conn)
+                for row in conn.execute(sa.select(schema.variants)).all()
+            }
             counts: dict[tuple[str, str], int] = {}
-            for (variants_json,) in conn.execute(sa.select(schema.trials.c.variants)):
-                for group, name in json.loads(variants_json).items():
-                    counts[(group, name)] = counts.get((group, name), 0) + 1
-        return sorted(
-            (replace(lock, trial_count=counts.get((lock.group, lock.name), 0)) for lock in locks),
-            key=lambda lock: (lock.group, lock.name),
-        )
+            table = schema.trials
+            for variants_json, started in conn.execute(
+                sa.select(table.c.variants, table.c.started_at)
+            ):
+                for pair in json.loads(variants_json).items():
+                    lock = locks.get(pair)
+                    if lock is not None and datetime.fromisoformat(started) >= lock.locked_at:
+                        counts[pair] = counts.get(pair, 0) + 1
+        return [replace(locks[pair], trial_count=counts.get(pair, 0)) for pair in sorted(locks)]
 
     # -- plumbing ----------------------------------------------------------------
 

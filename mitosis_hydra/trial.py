@@ -260,7 +260,9 @@ def _provenance(spec: TrialSpec, record: TrialRecord) -> dict[str, Any]:
 
 
 def _import_exporter() -> None:
-    import nbconvert.exporters.html  # noqa: F401  (~0.65 s, paid while the kernel boots)
+    from .report import warm_up
+
+    warm_up()  # nbconvert's import and first-export costs (~1 s), paid while the kernel boots
 
 
 def new_kernel(cwd: Path) -> TrialKernel:
