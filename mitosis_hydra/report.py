@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -43,8 +44,12 @@ def _html_exporter() -> Any:
         if _EXPORTER is None:
             from nbconvert import HTMLExporter
 
+            # nbconvert warns about figures without alt text on every export; the
+            # notebook is ours, the warning is noise to the researcher reading the summary.
+            quiet = logging.getLogger("mitosis_hydra.nbconvert")
+            quiet.setLevel(logging.ERROR)
             exporter = HTMLExporter(
-                template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)]
+                template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)], log=quiet
             )
             _cache_compiled_templates(exporter)
             _EXPORTER = exporter
