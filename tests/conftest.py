@@ -16,7 +16,6 @@ variations.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitenv import git_environment
 
 PACKAGE = "userpkg"
 
@@ -227,23 +227,6 @@ class UserProject:
         return {p.name for p in self.trials_folder.iterdir() if p.is_dir() and p.name[0] != "."}
 
 
-def _git_env(home: Path) -> dict[str, str]:
-    """An environment whose git ignores the machine's global and system config."""
-    env = dict(os.environ)
-    for name in ("HYDRA_FULL_ERROR", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(name, None)
-    env.update(
-        GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="Test Researcher",
-        GIT_AUTHOR_EMAIL="researcher@example.com",
-        GIT_COMMITTER_NAME="Test Researcher",
-        GIT_COMMITTER_EMAIL="researcher@example.com",
-    )
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    return env
-
-
 @pytest.fixture
 def make_user_project(tmp_path: Path) -> Callable[..., UserProject]:
     """A factory: `make_user_project(files=..., gitignore=..., git=True, name=...)`.
@@ -254,7 +237,7 @@ def make_user_project(tmp_path: Path) -> Callable[..., UserProject]:
     """
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    env = _git_env(home)
+    env = git_environment(home)
 
     def make(
         files: Mapping[str, str | None] | None = None,

@@ -8,7 +8,6 @@ the Jupyter kernel, matplotlib, git and SQLite are all real.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,30 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gitenv import git_environment
 
 from mitosis_hydra import list_trials, load_trial_data
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 REGRESSION = EXAMPLES / "regression"
 PACKAGE = "regression_pkg"
-
-
-def git_environment(home: Path) -> dict[str, str]:
-    """This process's environment, with a git that ignores the machine's own config."""
-    env = dict(os.environ)
-    for name in ("HYDRA_FULL_ERROR", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "PYTHONPATH"):
-        env.pop(name, None)
-    home.mkdir(exist_ok=True)
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    env.update(
-        GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="Example User",
-        GIT_AUTHOR_EMAIL="user@example.com",
-        GIT_COMMITTER_NAME="Example User",
-        GIT_COMMITTER_EMAIL="user@example.com",
-    )
-    return env
 
 
 class Example:
