@@ -11,10 +11,13 @@ config into a recorded trial.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+USER_ARGV_VARIABLE = "MITOSIS_HYDRA_ARGV"
 
 
 def main(config_path: str = "conf", config_name: str = "config") -> Any:
@@ -22,6 +25,9 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
 
     `config_path` is relative to the file that calls `main` (like `hydra.main`).
     """
+    # Workers of joblib, submitit or SLURM run their own command line; the trial must
+    # record the user's (reproduce re-runs it), so it travels in the environment.
+    os.environ[USER_ARGV_VARIABLE] = json.dumps(getattr(sys, "orig_argv", sys.argv))
     if _is_single_trial(sys.argv[1:]):
         from .kernel import prestart
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -57,7 +58,7 @@ def spec_and_context(
         cwd=cwd,
         config_yaml=config_yaml,
         overrides=tuple(hydra_cfg.overrides.task),
-        argv=tuple(getattr(sys, "orig_argv", sys.argv)),
+        argv=_user_argv(),
         reproduction_of=reproduction_of,
     )
     return spec, context
@@ -110,3 +111,13 @@ def _locate(
             return None
         return f"structured://{group}/{option}", OmegaConf.to_yaml(node.node)
     return None
+
+
+def _user_argv() -> tuple[str, ...]:
+    """The command the user typed, also inside a launcher's worker process."""
+    from .app import USER_ARGV_VARIABLE
+
+    recorded = os.environ.get(USER_ARGV_VARIABLE)
+    if recorded:
+        return tuple(json.loads(recorded))
+    return tuple(getattr(sys, "orig_argv", sys.argv))

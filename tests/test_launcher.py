@@ -9,6 +9,7 @@ are real.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -129,8 +130,10 @@ def test_hydra_launchers_run_full_trials(user_project, launcher):
     assert {(t.status, t.seed, t.commit) for t in trials} == {
         ("finished", 3, user_project.head())
     }, result.output
-    assert all((t.folder / "environment.json").is_file() for t in trials)
     assert all(t.notebook.is_file() for t in trials)
+    for trial in trials:  # the user's command, not the worker's: reproduce re-runs it
+        argv = json.loads((trial.folder / "environment.json").read_text())["invocation"]["argv"]
+        assert argv[1:4] == ["-m", "userpkg", "--multirun"], argv
     if launcher.startswith("mitosis"):
         assert "2 trials: 2 finished" in result.stdout
 
