@@ -85,6 +85,8 @@ def test_readme_session(session: str, tmp_path: Path):
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONPATH", None)
+    for name in ("COLUMNS", "LINES"):  # tables are shown as the README captured them
+        env.pop(name, None)
     for command, expected in readme_blocks()[session]:
         result = subprocess.run(
             ["bash", "-c", command],
