@@ -85,6 +85,7 @@ class WorkerPool:
             for n in range(max(1, min(n_jobs, len(configs))))
         ]
         self._started: dict[int, int] = {}
+        self._opened: dict[int, tuple[str, str, str]] = {}  # position -> key, folder, db url
         self.results: dict[int, TrialResult] = {}
         self.interrupted = False
 
@@ -127,7 +128,9 @@ class WorkerPool:
                     kind, position, payload = events.get(timeout=_POLL)
                 except queue.Empty:
                     return
-            if kind == "started":
+            if kind == "opened":
+                self._opened[position] = payload
+            elif kind == "started":
                 self._started[position] = payload
                 on_event(kind, position, None)
             else:
@@ -138,12 +141,27 @@ class WorkerPool:
         for position in range(self._shared.total):
             if position in self.results:
                 continue
+            key = None
             if position in self._started:
                 status = "interrupted" if self.interrupted else "failed"
                 error = "its worker process ended before the trial reported its outcome"
+                key = self._close_orphan(position, status, error)
             else:
                 status, error = "not started", "the sweep was stopped before this job started"
-            self.results[position] = TrialResult(position, status, error=error)
+            self.results[position] = TrialResult(position, status, key=key, error=error)
+
+    def _close_orphan(self, position: int, status: str, error: str) -> str | None:
+        """A record its dead worker left `running` gets the status the summary shows."""
+        if position not in self._opened:
+            return None
+        from .records import TrialStatus
+        from .store import TrialStore
+
+        key, folder, url = self._opened[position]
+        store = TrialStore(Path(folder), url)
+        if store.get(key).status is TrialStatus.RUNNING:
+            store.finish_trial(key, status=TrialStatus(status), notebook=None, error=error)
+        return key
 
 
 def warm_up() -> None:
@@ -180,7 +198,7 @@ def _work(payload: Any, shared: _Shared) -> None:
             shared.events.put(("started", position, os.getpid()))
             if _jobs_left(shared):
                 ready = _new_kernel(cwd)  # boots while this trial runs; serves the next one
-            result = _run_one(position, hydra_context, configs[position], kernel)
+            result = _run_one(position, hydra_context, configs[position], kernel, shared)
             shared.events.put(("done", position, result))
     except Interrupted:
         pass
@@ -231,14 +249,19 @@ def _new_kernel(cwd: Path) -> Any:
     return new_kernel(cwd)
 
 
-def _run_one(position: int, hydra_context: Any, config: Any, kernel: Any) -> TrialResult:
+def _run_one(
+    position: int, hydra_context: Any, config: Any, kernel: Any, shared: _Shared
+) -> TrialResult:
     """One job through Hydra's `run_job`, its trial in `kernel`; never raises but Interrupted."""
     from hydra.core.utils import JobStatus, run_job
 
     outcomes: list[Any] = []
 
+    def opened(record: Any, store: Any) -> None:  # the driver closes it if we die
+        shared.events.put(("opened", position, (record.key, str(store.trials_folder), store.url)))
+
     def mitosis_trial(cfg: Any) -> Any:
-        return _trial_task(cfg, kernel, outcomes)
+        return _trial_task(cfg, kernel, outcomes, opened)
 
     error: BaseException | None = None
     try:
@@ -259,7 +282,7 @@ def _run_one(position: int, hydra_context: Any, config: Any, kernel: Any) -> Tri
     return _result(position, outcomes, error)
 
 
-def _trial_task(cfg: Any, kernel: Any, outcomes: list[Any]) -> Any:
+def _trial_task(cfg: Any, kernel: Any, outcomes: list[Any], opened: Any) -> Any:
     """The task of one job, as `app.run_job` in a multirun, keeping the outcome."""
     from .errors import TrialFailedError, TrialInterruptedError
     from .job import spec_and_context
@@ -267,7 +290,7 @@ def _trial_task(cfg: Any, kernel: Any, outcomes: list[Any]) -> Any:
     from .trial import run_trial
 
     spec, context = spec_and_context(cfg)
-    outcome = run_trial(spec, context, kernel)
+    outcome = run_trial(spec, context, kernel, on_record=opened)
     outcomes.append(outcome)
     record = outcome.record
     if outcome.status is TrialStatus.FINISHED:

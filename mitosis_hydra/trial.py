@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,23 +76,31 @@ class TrialOutcome:
 
 
 def run_trial(
-    spec: TrialSpec, context: TrialContext, kernel: TrialKernel | None = None
+    spec: TrialSpec,
+    context: TrialContext,
+    kernel: TrialKernel | None = None,
+    on_record: Callable[[TrialRecord, TrialStore], None] | None = None,
 ) -> TrialOutcome:
     """Check, lock, record, execute, export, close the record — in that order.
 
     `kernel` may be one already booting (see `kernel.prestart`); it serves this trial only.
+    `on_record` hears of the record as soon as it is opened, so that whoever runs this
+    process can close the record if the process dies without doing so.
     """
     kernel = kernel or take_prestarted(str(context.cwd)) or new_kernel(context.cwd)
     threading.Thread(target=_import_exporter, daemon=True).start()  # while the kernel boots
     try:
         with sigterm_as_exception():
-            return _checked_and_recorded(spec, context, kernel)
+            return _checked_and_recorded(spec, context, kernel, on_record)
     finally:
         kernel.shutdown()
 
 
 def _checked_and_recorded(
-    spec: TrialSpec, context: TrialContext, kernel: TrialKernel
+    spec: TrialSpec,
+    context: TrialContext,
+    kernel: TrialKernel,
+    on_record: Callable[[TrialRecord, TrialStore], None] | None,
 ) -> TrialOutcome:
     folder = prepare_trials_folder(spec.settings.trials_folder)  # before git looks
     git = gitinfo.read_state(context.cwd)
@@ -99,6 +108,8 @@ def _checked_and_recorded(
         gitinfo.require_clean(git, context.cwd)
     store = None if spec.debug else TrialStore(folder, spec.settings.db)
     record = _open_record(spec, context, git, folder, store)
+    if on_record is not None and store is not None:
+        on_record(record, store)
     try:
         return _execute(spec, context, git, record, store, kernel)
     except BaseException as error:  # never leave a record `running` (SIGTERM included)

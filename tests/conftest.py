@@ -79,10 +79,11 @@ def no_main(seed, amplitude):
 
 
 def sleepy(seed, amplitude):
-    """Says it has started (in the file named by $USERPKG_STARTED), then sleeps."""
+    """Says it has started (in the file named by $USERPKG_STARTED, with the pid of the
+    kernel's parent: the trial's driver), then sleeps."""
     marker = os.environ.get("USERPKG_STARTED")
     if marker:
-        Path(marker).write_text("sleeping")
+        Path(marker).write_text(str(os.getppid()))
     time.sleep(120)
     return {"main": 0.0}
 '''

@@ -10,6 +10,7 @@ are real.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -192,6 +193,27 @@ def test_ctrl_c_stops_the_sweep_and_marks_running_trials_interrupted(user_projec
     assert len(trials) <= 2
     assert "not started" in out
     assert "The sweep was interrupted (Ctrl-C)." in err
+
+
+@kernel
+def test_a_killed_worker_leaves_no_record_running(user_project, tmp_path):
+    marker = tmp_path / "started"
+    process = user_project.start(
+        *MITOSIS, "+exp=sleepy", "amplitude=small", env={"USERPKG_STARTED": str(marker)}
+    )
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), process.communicate(timeout=10)
+    worker = int(marker.read_text())  # the kernel's parent: the worker running the trial
+    assert worker != process.pid
+    os.kill(worker, signal.SIGKILL)
+    out, err = process.communicate(timeout=120)
+
+    assert process.returncode != 0, out + err
+    [trial] = user_project.trials()
+    assert trial.status == "failed", out + err
+    assert "worker process ended before the trial reported its outcome" in trial.error
 
 
 _HAMMER = textwrap.dedent(
