@@ -88,7 +88,7 @@ def run_job(cfg: Any) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from .errors import MitosisError, TrialFailedError, TrialInterruptedError
+    from .errors import MitosisError
     from .job import spec_and_context
     from .kernel import Interrupted
     from .records import TrialStatus
@@ -112,13 +112,7 @@ def run_job(cfg: Any) -> Any:
         )
         sys.exit(130)
     print(outcome.summary(), flush=True)
-    if outcome.status is TrialStatus.FINISHED:
-        return outcome.record.to_json()
-    message = f"{outcome.record.name} (key {outcome.record.key}) {outcome.status.value}:\n"
-    message += outcome.error or ""
-    if single:
-        print(message, file=sys.stderr)
+    if single and outcome.status is not TrialStatus.FINISHED:
+        print(outcome.problem(), file=sys.stderr)
         sys.exit(130 if outcome.status is TrialStatus.INTERRUPTED else 1)
-    if outcome.status is TrialStatus.INTERRUPTED:
-        raise TrialInterruptedError(message)
-    raise TrialFailedError(message)
+    return outcome.result_or_raise()

@@ -170,16 +170,13 @@ def warm_up() -> None:
     Forked workers inherit it, instead of each paying ~1 s of imports and
     template loading for its first trial.
     """
-    import nbformat
-
-    from . import trial  # noqa: F401  (the recipe and everything it imports)
-    from .kernel import _client_class
-    from .report import _html_exporter
-
-    _client_class()
     import nbclient  # noqa: F401
 
-    _html_exporter().from_notebook_node(nbformat.v4.new_notebook())
+    from . import report, trial  # noqa: F401  (the recipe and everything it imports)
+    from .kernel import _client_class
+
+    _client_class()
+    report.warm_up()  # the first export's costs; forked workers inherit the warm exporter
 
 
 # -- inside a worker process ------------------------------------------------------
@@ -284,21 +281,13 @@ def _run_one(
 
 def _trial_task(cfg: Any, kernel: Any, outcomes: list[Any], opened: Any) -> Any:
     """The task of one job, as `app.run_job` in a multirun, keeping the outcome."""
-    from .errors import TrialFailedError, TrialInterruptedError
     from .job import spec_and_context
-    from .records import TrialStatus
     from .trial import run_trial
 
     spec, context = spec_and_context(cfg)
     outcome = run_trial(spec, context, kernel, on_record=opened)
     outcomes.append(outcome)
-    record = outcome.record
-    if outcome.status is TrialStatus.FINISHED:
-        return record.to_json()
-    message = f"{record.name} (key {record.key}) {outcome.status.value}:\n{outcome.error or ''}"
-    if outcome.status is TrialStatus.INTERRUPTED:
-        raise TrialInterruptedError(message)
-    raise TrialFailedError(message)
+    return outcome.result_or_raise()
 
 
 def _result(position: int, outcomes: list[Any], error: BaseException | None) -> TrialResult:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import environment, gitinfo
-from .errors import MitosisError
+from .errors import MitosisError, TrialFailedError, TrialInterruptedError
 from .kernel import ExecutionResult, TrialKernel, sigterm_as_exception, take_prestarted
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
@@ -73,6 +73,19 @@ class TrialOutcome:
             lines.append(f"  wall time: {record.wall_time:.2f} s")
         lines.append(f"  notebook: {record.notebook}")
         return "\n".join(lines)
+
+    def problem(self) -> str:
+        """`NAME (key KEY) failed:` and the error; the launcher's summary parses this first line."""
+        record = self.record
+        return f"{record.name} (key {record.key}) {record.status.value}:\n{self.error or ''}"
+
+    def result_or_raise(self) -> dict[str, Any]:
+        """The finished record as a Hydra job's return value, or the job's error."""
+        if self.status is TrialStatus.FINISHED:
+            return self.record.to_json()
+        if self.status is TrialStatus.INTERRUPTED:
+            raise TrialInterruptedError(self.problem())
+        raise TrialFailedError(self.problem())
 
 
 def run_trial(
