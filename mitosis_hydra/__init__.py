@@ -20,6 +20,7 @@ _EXPORTS = {
     "reproduce_trial": "mitosis_hydra.reproduce",
     "Reproduction": "mitosis_hydra.reproduce",
     "write_index": "mitosis_hydra.index_page",
+    "TrialList": "mitosis_hydra.trial_list",
     "TrialRecord": "mitosis_hydra.records",
     "TrialStatus": "mitosis_hydra.records",
     "VariantLock": "mitosis_hydra.records",

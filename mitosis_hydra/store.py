@@ -27,9 +27,20 @@ from .errors import StoreError, TrialNotFoundError, VariantConflictError
 from .locks import conflict_message, find_conflicts
 from .naming import combination_key, trial_name
 from .records import TrialPlan, TrialRecord, TrialStatus, VariantLock, VariantValue
+from .trial_list import TrialList
 
 DB_FILENAME = "mitosis.sqlite"
 _ENGINES: dict[tuple[int, str], Engine] = {}
+
+
+def _forget_inherited_engines() -> None:
+    """A forked child must not use, or close, the connections its parent pooled."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_engines)
 _KEY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
 
@@ -157,19 +168,27 @@ class TrialStore:
 
     def list_trials(
         self, *, experiment: str | None = None, status: str | TrialStatus | None = None
-    ) -> list[TrialRecord]:
-        """Trial records, oldest first."""
+    ) -> TrialList:
+        """Trial records, oldest first; the keys now, each record when first reached."""
         if not self.exists():
-            return []
+            return TrialList([], self._records)
         table = schema.trials
-        query = sa.select(table).order_by(table.c.started_at, table.c.key)
+        query = sa.select(table.c.key).order_by(table.c.started_at, table.c.key)
         if experiment is not None:
             query = query.where(table.c.experiment == experiment)
         if status is not None:
             query = query.where(table.c.status == TrialStatus(status).value)
         with self._read() as conn:
-            rows = conn.execute(query).all()
-        return [_row_record(row, self.trials_folder) for row in rows]
+            keys = conn.execute(query).scalars().all()
+        return TrialList(keys, self._records)
+
+    def _records(self, keys: Sequence[str]) -> list[TrialRecord]:
+        """The records of these keys, in this order (one page of a TrialList)."""
+        table = schema.trials
+        with self._read() as conn:
+            rows = conn.execute(sa.select(table).where(table.c.key.in_(keys))).all()
+        found = {row[0]: _row_record(row, self.trials_folder) for row in rows}
+        return [found[key] for key in keys]
 
     def variant_locks(self) -> list[VariantLock]:
         """Every locked variant with the number of trials recorded with its current value."""
@@ -197,7 +216,9 @@ class TrialStore:
         if self.url.startswith("sqlite"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
-            engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+            # Pooled: a connection (and its WAL state) is reused across the writes
+            # and pages of one process; _ENGINES gives each process its own engine.
+            engine = sa.create_engine(self.url)
         except (sa.exc.ArgumentError, ImportError) as error:
             raise StoreError(
                 f"Cannot open the trials database {self.url!r}: {error}\n"
@@ -308,26 +329,31 @@ def _record_row(record: TrialRecord, combo: str) -> dict[str, Any]:
 
 
 def _row_record(row: Any, trials_folder: Path) -> TrialRecord:
+    # Unpacked by position (the order of schema.trials' columns): reading a
+    # Row's fields by name costs more than decoding them, over 100,000 rows.
+    (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
+     finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
+     reproduction_of) = row  # fmt: skip
     return TrialRecord(
-        key=row.key,
-        experiment=row.experiment,
-        name=row.name,
-        iteration=row.iteration,
-        status=TrialStatus(row.status),
-        seed=row.seed,
-        commit=row.commit,
-        variants=json.loads(row.variants),
-        started_at=datetime.fromisoformat(row.started_at),
-        folder=trials_folder / row.folder,
-        notebook=trials_folder / row.notebook if row.notebook else None,
-        finished_at=datetime.fromisoformat(row.finished_at) if row.finished_at else None,
-        main=json.loads(row.main),
-        metrics=json.loads(row.metrics),
-        wall_time=row.wall_time,
-        cpu_time=row.cpu_time,
-        host=row.host or "",
-        error=row.error,
-        reproduction_of=row.reproduction_of,
+        key=key,
+        experiment=experiment,
+        name=name,
+        iteration=iteration,
+        status=TrialStatus(status),
+        seed=seed,
+        commit=commit,
+        variants=json.loads(variants),
+        started_at=datetime.fromisoformat(started_at),
+        folder=trials_folder / folder,
+        notebook=trials_folder / notebook if notebook else None,
+        finished_at=datetime.fromisoformat(finished_at) if finished_at else None,
+        main=json.loads(main),
+        metrics=json.loads(metrics),
+        wall_time=wall_time,
+        cpu_time=cpu_time,
+        host=host or "",
+        error=error,
+        reproduction_of=reproduction_of,
     )
 
 
