@@ -37,6 +37,11 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
         start_export_process()  # nbconvert warms up in its own process, on the other core
     import hydra
 
+    from .fast_help import asks_for_help, remember_group_options
+
+    if asks_for_help(sys.argv[1:]):
+        remember_group_options()
+
     from .config import register_configs  # imports Hydra (~0.3 s): after the kernel starts
 
     register_configs()
