@@ -8,7 +8,8 @@ BEGIN IMMEDIATE transaction, then the update that closes it), in 20 variant
 combinations. Allocation staying O(log n) shows as equal times for the first
 and the last thousand. The database is then filled up to M rows by copying
 those rows in bulk (no per-trial transactions: that part is setup, not
-measured), and `list_trials` and `mitosis-hydra list` read all of them.
+measured), and `list_trials` (the ordered keys; then the newest 20 records,
+then every record) and `mitosis-hydra list` read them.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def main() -> None:
         listed = best_of(3, fresh.list_trials)
         size = len(fresh.list_trials())
         print(f"store: list_trials over {size:,} trials: {listed:.2f} s (best of 3)")
+        newest = best_of(3, lambda: fresh.list_trials()[-20:])
+        print(f"store: list_trials()[-20:] over {size:,} trials: {newest:.2f} s (best of 3)")
+        every = best_of(3, lambda: [record.main for record in fresh.list_trials()])
+        print(f"store: reading all {size:,} records of list_trials: {every:.2f} s (best of 3)")
         allocate = statistics.median(record_trials(store, 100))
         print(f"store: allocate + record at {total:,} trials: {1000 * allocate:.1f} ms each")
         cli = shutil.which("mitosis-hydra", path=str(Path(sys.executable).parent))
