@@ -161,9 +161,9 @@ def _key(store, key_or_name: str) -> str:
     try:
         return store.get(key_or_name).key
     except TrialNotFoundError:
-        named = [r for r in store.list_trials() if r.name == key_or_name] if key_or_name else []
+        named = store.keys_named(key_or_name) if key_or_name else []
         if len(named) == 1:
-            return named[0].key
+            return named[0]
         raise
 
 

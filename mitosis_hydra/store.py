@@ -182,6 +182,14 @@ class TrialStore:
             keys = conn.execute(query).scalars().all()
         return TrialList(keys, self._records)
 
+    def keys_named(self, name: str) -> list[str]:
+        """Keys of the trials with this full name (one, unless the database was merged)."""
+        if not self.exists():
+            return []
+        table = schema.trials
+        with self._read() as conn:
+            return list(conn.execute(sa.select(table.c.key).where(table.c.name == name)).scalars())
+
     def _records(self, keys: Sequence[str]) -> list[TrialRecord]:
         """The records of these keys, in this order (one page of a TrialList)."""
         table = schema.trials

@@ -81,6 +81,7 @@ def test_show_by_prefix(project: Path):
     assert shown.returncode == 0
     assert record.name in shown.stdout and "my_variant" not in shown.stdout
     assert "small = 1.0  (locked)" in shown.stdout
+    assert cli_json(project, "show", record.name)["record"]["key"] == record.key
 
 
 @pytest.mark.kernel

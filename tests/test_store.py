@@ -220,6 +220,12 @@ def test_get_by_key_or_unique_prefix(store: TrialStore) -> None:
     assert message.splitlines()[-1] == "Give more characters of the key."
 
 
+def test_keys_named_finds_trials_by_full_name_only(store: TrialStore) -> None:
+    record = store.begin_trial(plan(store.trials_folder))
+    assert store.keys_named(record.name) == [record.key]
+    assert store.keys_named(record.name[:-1]) == []
+
+
 def test_get_of_an_unknown_key_says_where_it_looked(store: TrialStore) -> None:
     store.begin_trial(plan(store.trials_folder))
     with pytest.raises(TrialNotFoundError) as caught:
