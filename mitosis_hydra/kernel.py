@@ -48,13 +48,14 @@ class Interrupted(BaseException):
 class TrialKernel:
     """One fresh kernel for one notebook: start early, execute once, always shut down."""
 
-    def __init__(self, cwd: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, cwd: str, env: dict[str, str] | None = None, zygote: Any = None) -> None:
         self.cwd = cwd
+        self.zygote = zygote  # a zygote.KernelZygote to fork the kernel from, or None
         self.env = env if env is not None else kernel_env()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._socket_dir = tempfile.mkdtemp(prefix="mitosis-kernel-")
-        self._process: subprocess.Popen | None = None
+        self._process: Any = None  # subprocess.Popen, or zygote.ForkedKernel
         self._connection_file = ""
         self._kc: Any = None
         self._started: Future | None = None
@@ -62,7 +63,9 @@ class TrialKernel:
 
     def start(self) -> None:
         """Launch the kernel process now; connecting to it continues in the background."""
-        self._process, self._connection_file = _launch(self.cwd, self.env, self._socket_dir)
+        self._process, self._connection_file = _launch(
+            self.cwd, self.env, self._socket_dir, self.zygote
+        )
         self._thread.start()
         self._started = asyncio.run_coroutine_threadsafe(self._connect(), self._loop)
 
@@ -89,6 +92,8 @@ class TrialKernel:
             finally:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 self._thread.join(timeout=10)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     def __enter__(self) -> TrialKernel:
@@ -150,13 +155,17 @@ class TrialKernel:
             if process.poll() is not None:
                 return
             await asyncio.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
-def _launch(cwd: str, env: dict[str, str], socket_dir: str) -> tuple[subprocess.Popen, str]:
-    """Start `python -m ipykernel_launcher` on IPC sockets, without importing jupyter_client."""
+def _launch(cwd: str, env: dict[str, str], socket_dir: str, zygote: Any) -> tuple[Any, str]:
+    """Start `python -m ipykernel_launcher` on IPC sockets, without importing jupyter_client.
+
+    With a zygote, the kernel is forked from it instead (see zygote.py).
+    """
     connection = {
         "transport": "ipc",
         "ip": os.path.join(socket_dir, "kernel"),
@@ -173,6 +182,8 @@ def _launch(cwd: str, env: dict[str, str], socket_dir: str) -> tuple[subprocess.
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(connection, handle)
     os.chmod(path, 0o600)
+    if zygote is not None:
+        return zygote.fork_kernel(cwd, env, path), path
     process = subprocess.Popen(
         [sys.executable, "-m", "ipykernel_launcher", "-f", path],
         cwd=cwd,
@@ -188,7 +199,7 @@ def _client_class() -> type:
     from jupyter_client.asynchronous import AsyncKernelClient
 
     class ProcessKernelClient(AsyncKernelClient):
-        process: subprocess.Popen | None = None
+        process: Any = None  # subprocess.Popen or zygote.ForkedKernel
 
         async def is_alive(self) -> bool:  # type: ignore[override]
             return self.process is not None and self.process.poll() is None

@@ -41,6 +41,30 @@ class SweepIncompleteError(CompactHydraException, MitosisError):
     """Some trials of the sweep failed or were interrupted (the others are recorded)."""
 
 
+def reuse_compositions(hydra_context: Any) -> None:
+    """Compose each job once: keep what Hydra's sweeper composed for the launcher.
+
+    The sweeper composes every job of a batch only to check it
+    (`validate_batch_is_legal`) and throws the result away; the launcher then
+    composes each again, ~0.15 s of the driver's time per job. The config
+    loader of this sweep keeps each composition and hands it out once more,
+    to the next request for the same master config and overrides.
+    """
+    loader = hydra_context.config_loader
+    compose = loader.load_sweep_config
+    kept: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def load_sweep_config(master_config: Any, sweep_overrides: list[str]) -> Any:
+        key = (id(master_config), tuple(sweep_overrides))
+        if key in kept:
+            return kept.pop(key)
+        composed = compose(master_config=master_config, sweep_overrides=sweep_overrides)
+        kept[key] = composed
+        return composed
+
+    loader.load_sweep_config = load_sweep_config
+
+
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
     """Compose and validate every job, run them (here or through `inner`), summarize."""
     setup_globals()

@@ -172,10 +172,11 @@ def warm_up() -> None:
     """
     import nbclient  # noqa: F401
 
-    from . import report, trial  # noqa: F401  (the recipe and everything it imports)
+    from . import environment, report, trial  # noqa: F401  (the recipe and its imports)
     from .kernel import _client_class
 
     _client_class()
+    environment.remember_packages()  # read once for every trial of the sweep
     report.warm_up()  # the first export's costs; forked workers inherit the warm exporter
 
 
@@ -186,15 +187,16 @@ def _work(payload: Any, shared: _Shared) -> None:
     """A worker's life: take jobs until none is left, one fresh kernel per trial."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _raise_interrupted)
-    hydra_context, configs = _unpack(payload)
     cwd = Path.cwd()
+    zygote = _start_zygote(cwd)
     ready = None
     try:
+        hydra_context, configs = _unpack(payload)
         while (position := _claim(shared)) is not None:
-            kernel, ready = ready or _new_kernel(cwd), None
+            kernel, ready = ready or _new_kernel(cwd, zygote), None
             shared.events.put(("started", position, os.getpid()))
             if _jobs_left(shared):
-                ready = _new_kernel(cwd)  # boots while this trial runs; serves the next one
+                ready = _new_kernel(cwd, zygote)  # boots while this trial runs; serves the next
             result = _run_one(position, hydra_context, configs[position], kernel, shared)
             shared.events.put(("done", position, result))
     except Interrupted:
@@ -202,6 +204,8 @@ def _work(payload: Any, shared: _Shared) -> None:
     finally:
         if ready is not None:
             ready.shutdown()
+        if zygote is not None:
+            zygote.close()
 
 
 def _unpack(payload: Any) -> tuple[Any, list[Any]]:
@@ -240,10 +244,23 @@ def _jobs_left(shared: _Shared) -> bool:
     return not shared.stop.is_set() and shared.counter.value < shared.total
 
 
-def _new_kernel(cwd: Path) -> Any:
-    from .trial import new_kernel
+def _start_zygote(cwd: Path) -> Any:
+    """The process this worker forks its kernels from (see zygote.py), where fork is safe."""
+    from . import zygote
+    from .kernel import kernel_env
 
-    return new_kernel(cwd)
+    if not zygote.available():
+        return None
+    return zygote.KernelZygote(str(cwd), kernel_env())
+
+
+def _new_kernel(cwd: Path, zygote: Any) -> Any:
+    """A fresh kernel for one trial, already booting."""
+    from .kernel import TrialKernel
+
+    kernel = TrialKernel(cwd=str(cwd), zygote=zygote)
+    kernel.start()
+    return kernel
 
 
 def _run_one(

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -205,7 +206,7 @@ def test_a_killed_worker_leaves_no_record_running(user_project, tmp_path):
     while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert marker.exists(), process.communicate(timeout=10)
-    worker = int(marker.read_text())  # the kernel's parent: the worker running the trial
+    worker = _worker_of(int(marker.read_text()))  # the worker running the trial
     assert worker != process.pid
     os.kill(worker, signal.SIGKILL)
     out, err = process.communicate(timeout=120)
@@ -214,6 +215,14 @@ def test_a_killed_worker_leaves_no_record_running(user_project, tmp_path):
     [trial] = user_project.trials()
     assert trial.status == "failed", out + err
     assert "worker process ended before the trial reported its outcome" in trial.error
+
+
+def _worker_of(kernel_parent: int) -> int:
+    """The worker a kernel belongs to: its parent, or its zygote's parent (see zygote.py)."""
+    proc = Path(f"/proc/{kernel_parent}")
+    if proc.is_dir() and b"mitosis_hydra.zygote" in (proc / "cmdline").read_bytes():
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return kernel_parent
 
 
 _HAMMER = textwrap.dedent(

@@ -55,6 +55,10 @@ class MitosisLauncher(Launcher):
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
+        if self.inner is None:  # jobs composed here are run here: compose each once
+            from mitosis_hydra.launcher import reuse_compositions
+
+            reuse_compositions(hydra_context)
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
