@@ -35,6 +35,10 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
         from .report import start_export_process
 
         start_export_process()  # nbconvert warms up in its own process, on the other core
+    elif _is_sweep(sys.argv[1:]):
+        from . import export_service
+
+        export_service.start()  # warms up on the other core while Hydra composes the sweep
     import hydra
 
     from .fast_help import asks_for_help, remember_group_options
@@ -81,6 +85,14 @@ _NO_TRIAL_FLAGS = {
 
 def _is_single_trial(args: list[str]) -> bool:
     return not any(arg.split("=")[0] in _NO_TRIAL_FLAGS for arg in args)
+
+
+def _is_sweep(args: list[str]) -> bool:
+    flags = {arg.split("=")[0] for arg in args}
+    return bool(flags & {"-m", "--multirun"}) and not flags & (_NO_TRIAL_FLAGS - _SWEEP_FLAGS)
+
+
+_SWEEP_FLAGS = {"-m", "--multirun"}
 
 
 def run_job(cfg: Any) -> Any:

@@ -172,12 +172,13 @@ def warm_up() -> None:
     """
     import nbclient  # noqa: F401
 
-    from . import environment, report, trial  # noqa: F401  (the recipe and its imports)
+    from . import environment, export_service, report, trial  # noqa: F401  (and its imports)
     from .kernel import _client_class
 
     _client_class()
     environment.remember_packages()  # read once for every trial of the sweep
-    report.warm_up()  # the first export's costs; forked workers inherit the warm exporter
+    if not export_service.available():  # else the service exports, warmed in its process
+        report.warm_up()  # the first export's costs; forked workers inherit the warm exporter
 
 
 # -- inside a worker process ------------------------------------------------------

@@ -9,8 +9,8 @@ more than the later ones (~0.07 s): compiling the Jinja templates, the Python
 lexer's and soupsieve's regular expressions. A single trial's driver is busy
 composing the config and keeping records meanwhile, so `start_export_process`
 pays all that in a separate process, on the other core, while the kernel
-boots; the driver hands it the executed notebook. A sweep's workers instead
-share one exporter warmed in the driver before they fork (`warm_up`).
+boots; the driver hands it the executed notebook. A sweep's trials hand
+theirs to one export service started with the sweep (export_service.py).
 Compiled templates are also cached on disk across processes.
 """
 
@@ -26,6 +26,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import export_service
+
 if TYPE_CHECKING:  # nbformat costs ~0.2 s to import: not before the kernel and helper start
     import nbformat
 
@@ -37,7 +39,7 @@ _HELPER: subprocess.Popen | None = None  # the export process, serving one expor
 _WARM = False  # warm_up ran in this process (or in the driver a sweep's worker forked from)
 
 
-def _html_exporter() -> Any:
+def html_exporter() -> Any:
     """The one HTML exporter of this process (nbconvert is imported on first use)."""
     global _EXPORTER
     with _LOCK:
@@ -102,7 +104,7 @@ def warm_up() -> None:
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
     notebook = nbformat.v4.new_notebook(cells=[cell])
     notebook.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
-    _html_exporter().from_notebook_node(notebook)
+    html_exporter().from_notebook_node(notebook)
     _WARM = True
 
 
@@ -117,8 +119,8 @@ def export_notebook(notebook: nbformat.NotebookNode, folder: Path, fmt: str) -> 
         nbformat.write(notebook, shown)
     if fmt in ("html", "both"):
         shown = folder / "notebook.html"
-        if not _export_by_helper(notebook, shown):
-            body, _resources = _html_exporter().from_notebook_node(notebook)
+        if not _export_by_helper(notebook, shown) and not export_service.export(notebook, shown):
+            body, _resources = html_exporter().from_notebook_node(notebook)
             shown.write_text(body, encoding="utf-8")
     assert shown is not None, fmt
     return shown
@@ -158,7 +160,7 @@ def _serve() -> int:
 
     head, _, body = request.partition(b"\n")
     notebook = nbformat.from_dict(json.loads(body))
-    html, _resources = _html_exporter().from_notebook_node(notebook)
+    html, _resources = html_exporter().from_notebook_node(notebook)
     Path(head.decode()).write_text(html, encoding="utf-8")
     return 0
 
