@@ -25,8 +25,10 @@ new. What is measured, per process (see `measure`):
   driver  peak RSS (VmHWM) of the process we started, sampled from /proc until it exits
   max     the largest peak RSS of any single process of its tree (wait4's ru_maxrss)
 
-The table shows medians and each median's ratio to the floor's. Then: HTML size
-per trial, `--help` time, and the trials store at scale (benchmarks/store_scale.py).
+The table shows medians and each median's ratio to the floor's. Then: the
+phases of a sweep (before its first trial, its trials, after the last, read
+from the trials' records), HTML size per trial, `--help` time, and the trials
+store at scale (benchmarks/store_scale.py).
 """
 
 from __future__ import annotations
@@ -158,6 +160,8 @@ class Case:
     commands: Callable[[int], list[list[str]]]  # rep number -> commands
     trials: int = 1  # the row shows time per trial
     samples: list[Sample] | None = None
+    spans: list[tuple[int, float, float]] | None = None  # (rep, spawned, exited): time.time()
+    seeds: Callable[[int], list[int]] | None = None  # a sweep's seeds, by rep
 
 
 def cases(tmp: Path, with_sweep: bool, with_papermill: bool) -> list[Case]:
@@ -172,8 +176,11 @@ def cases(tmp: Path, with_sweep: bool, with_papermill: bool) -> list[Case]:
     def trial(rep: int) -> list[list[str]]:
         return [[*app, *experiment, f"seed={1000 + rep}"]]
 
+    def sweep_seeds(rep: int, n_jobs: int) -> list[int]:
+        return [100_000 * n_jobs + 10 * rep + i for i in range(SWEEP_SIZE)]
+
     def sweep(rep: int, n_jobs: int) -> list[list[str]]:
-        seeds = ",".join(str(100_000 * n_jobs + 10 * rep + i) for i in range(SWEEP_SIZE))
+        seeds = ",".join(map(str, sweep_seeds(rep, n_jobs)))
         launcher = ["--multirun", "hydra/launcher=mitosis", f"hydra.launcher.n_jobs={n_jobs}"]
         return [[*app, *launcher, *experiment, f"seed={seeds}"]]
 
@@ -200,7 +207,14 @@ def cases(tmp: Path, with_sweep: bool, with_papermill: bool) -> list[Case]:
     if with_sweep:
         for n in (1, 2):
             name = f"sweep of {SWEEP_SIZE}, n_jobs={n} (per trial)"
-            found.append(Case(name, lambda rep, n=n: sweep(rep, n), trials=SWEEP_SIZE))
+            found.append(
+                Case(
+                    name,
+                    lambda rep, n=n: sweep(rep, n),
+                    trials=SWEEP_SIZE,
+                    seeds=lambda rep, n=n: sweep_seeds(rep, n),
+                )
+            )
     if with_papermill:
         source = papermill_notebook(tmp)
         found.append(Case("papermill + nbconvert --to html", papermill))
@@ -211,12 +225,14 @@ def cases(tmp: Path, with_sweep: bool, with_papermill: bool) -> list[Case]:
 def run_interleaved(found: list[Case], project: Path, reps: int, log: Path) -> None:
     """Rep 1 of every case, then rep 2, …; the starting case rotates with each rep."""
     for case in found:
-        case.samples = []
+        case.samples, case.spans = [], []
     for rep in range(1, reps + 1):
         order = found[rep % len(found) :] + found[: rep % len(found)]
         for case in order:
+            spawned = time.time()
             sample = measure(case.commands(rep), project, log)
             case.samples.append(sample)
+            case.spans.append((rep, spawned, time.time()))
             print(f"  rep {rep}: {case.name:<34} {sample.wall:6.2f} s", flush=True)
 
 
@@ -248,6 +264,41 @@ def table(found: list[Case], notes: list[str]) -> str:
         )
     lines += [f"| {note} | | | | | | |" for note in notes]
     return "\n".join(lines)
+
+
+def sweep_phases(found: list[Case], project: Path) -> list[str]:
+    """Where a sweep's wall time goes, from its trials' records: before the first trial
+    starts (Hydra, composing and checking every job, the first kernel), the trials
+    themselves, and after the last one ends; and n_jobs=2's gain on the whole and on
+    the trials alone."""
+    from mitosis_hydra import list_trials
+
+    records = {r.seed: r for r in list_trials(project / "trials")}
+    lines, phases = [], {}
+    for case in found:
+        if case.seeds is None:
+            continue
+        before, during, after = [], [], []
+        for rep, spawned, exited in case.spans or []:
+            runs = [records[seed] for seed in case.seeds(rep)]
+            first = min(r.started_at.timestamp() for r in runs)
+            last = max(r.finished_at.timestamp() for r in runs if r.finished_at)
+            before.append(first - spawned)
+            during.append(last - first)
+            after.append(exited - last)
+        phases[case.name] = [statistics.median(x) for x in (before, during, after)]
+        b, d, a = phases[case.name]
+        lines.append(
+            f"{case.name.removesuffix(' (per trial)')}: {b:.2f} s before the first trial, "
+            f"{d:.2f} s of trials ({d / case.trials:.2f} s per trial), {a:.2f} s after the last"
+        )
+    if len(phases) == 2:
+        (b1, d1, a1), (b2, d2, a2) = phases.values()
+        lines.append(
+            f"n_jobs=2 throughput / n_jobs=1: {(b1 + d1 + a1) / (b2 + d2 + a2):.2f}x for the "
+            f"whole sweep, {d1 / d2:.2f}x for its trials alone (medians)"
+        )
+    return lines
 
 
 def html_sizes(project: Path, tmp: Path) -> str:
@@ -304,7 +355,8 @@ def main() -> None:
             if case.trials == 1:
                 measure(case.commands(0), project, log)
         run_interleaved(found, project, reps, log)
-        extra = [html_sizes(project, tmp), help_time(project, reps, log)]
+        extra = [*sweep_phases(found, project), html_sizes(project, tmp)]
+        extra.append(help_time(project, reps, log))
         extra.append(store_scale(*((2_000, 20_000) if args.quick else (10_000, 100_000))))
     print(f"\nmedians of {reps} interleaved runs; ratios are to the floor's medians\n")
     print(table(found, notes))
