@@ -9,6 +9,7 @@ SQLite, an advisory transaction lock elsewhere.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -40,7 +41,16 @@ def _forget_inherited_engines() -> None:
     _ENGINES.clear()
 
 
+def close_engines() -> None:
+    """Close this process's pooled connections (at exit: a server then sees them end cleanly)."""
+    for (pid, _url), engine in list(_ENGINES.items()):
+        if pid == os.getpid():
+            engine.dispose()
+    _ENGINES.clear()
+
+
 os.register_at_fork(after_in_child=_forget_inherited_engines)
+atexit.register(close_engines)
 _KEY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 
 

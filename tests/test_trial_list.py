@@ -83,7 +83,7 @@ def test_a_database_made_before_the_listing_index_gets_it(tmp_path: Path) -> Non
     db = folder / DB_FILENAME
     with sqlite3.connect(db) as conn:
         conn.execute("DROP INDEX ix_trials_started_key")
-    store_module._ENGINES.clear()  # as a new process would
+    store_module.close_engines()  # the next store opens the database as a new process would
     assert len(TrialStore(folder).list_trials()) == 1
     with sqlite3.connect(db) as conn:
         plan_rows = conn.execute(
