@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .fast_help import HELP_FLAGS, asks_for_help, remember_group_options
+
 USER_ARGV_VARIABLE = "MITOSIS_HYDRA_ARGV"
 
 
@@ -41,8 +43,6 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
         export_service.start()  # warms up on the other core while Hydra composes the sweep
     import hydra
 
-    from .fast_help import asks_for_help, remember_group_options
-
     if asks_for_help(sys.argv[1:]):
         remember_group_options()
 
@@ -64,10 +64,7 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
 
 
 # Hydra flags after which no trial runs in this process (help, inspection, sweeps).
-_NO_TRIAL_FLAGS = {
-    "-h",
-    "--help",
-    "--hydra-help",
+_NO_TRIAL_FLAGS = HELP_FLAGS | {
     "--version",
     "-c",
     "--cfg",
@@ -87,12 +84,12 @@ def _is_single_trial(args: list[str]) -> bool:
     return not any(arg.split("=")[0] in _NO_TRIAL_FLAGS for arg in args)
 
 
+_SWEEP_FLAGS = {"-m", "--multirun"}
+
+
 def _is_sweep(args: list[str]) -> bool:
     flags = {arg.split("=")[0] for arg in args}
-    return bool(flags & {"-m", "--multirun"}) and not flags & (_NO_TRIAL_FLAGS - _SWEEP_FLAGS)
-
-
-_SWEEP_FLAGS = {"-m", "--multirun"}
+    return bool(flags & _SWEEP_FLAGS) and not flags & (_NO_TRIAL_FLAGS - _SWEEP_FLAGS)
 
 
 def run_job(cfg: Any) -> Any:

@@ -55,11 +55,7 @@ def start() -> None:
 
 def available() -> bool:
     """True when a service was started for this process tree on this machine."""
-    try:
-        host, _pid, _address = json.loads(os.environ[SERVICE_VARIABLE])
-    except (KeyError, ValueError):
-        return False
-    return host == socket.gethostname()
+    return _here() is not None
 
 
 def export(notebook: nbformat.NotebookNode, path: Path) -> bool:
@@ -80,14 +76,21 @@ def export(notebook: nbformat.NotebookNode, path: Path) -> bool:
     return reply == _OK and path.is_file()
 
 
-def _address() -> str | None:
-    """The service's socket once it listens (after warming up); None if there is none here."""
+def _here() -> tuple[int, str] | None:
+    """The service's pid and socket path, if one was started on this machine."""
     try:
         host, pid, address = json.loads(os.environ[SERVICE_VARIABLE])
     except (KeyError, ValueError):
         return None
-    if host != socket.gethostname():
+    return (pid, address) if host == socket.gethostname() else None
+
+
+def _address() -> str | None:
+    """The service's socket once it listens (after warming up); None if there is none here."""
+    service = _here()
+    if service is None:
         return None
+    pid, address = service
     deadline = time.monotonic() + 60
     while not os.path.exists(address):
         if not _exists(pid) or time.monotonic() > deadline:
@@ -101,8 +104,8 @@ def _exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, run by someone else
+        pass
     return True
 
 

@@ -256,12 +256,9 @@ def _start_zygote(cwd: Path) -> Any:
 
 
 def _new_kernel(cwd: Path, zygote: Any) -> Any:
-    """A fresh kernel for one trial, already booting."""
-    from .kernel import TrialKernel
+    from .trial import new_kernel
 
-    kernel = TrialKernel(cwd=str(cwd), zygote=zygote)
-    kernel.start()
-    return kernel
+    return new_kernel(cwd, zygote)
 
 
 def _run_one(

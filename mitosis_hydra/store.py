@@ -31,7 +31,7 @@ from .records import TrialPlan, TrialRecord, TrialStatus, VariantLock, VariantVa
 from .trial_list import TrialList
 
 DB_FILENAME = "mitosis.sqlite"
-_ENGINES: dict[tuple[int, str], Engine] = {}
+_ENGINES: dict[str, Engine] = {}  # this process's engine per database URL
 
 
 def _forget_inherited_engines() -> None:
@@ -43,9 +43,8 @@ def _forget_inherited_engines() -> None:
 
 def close_engines() -> None:
     """Close this process's pooled connections (at exit: a server then sees them end cleanly)."""
-    for (pid, _url), engine in list(_ENGINES.items()):
-        if pid == os.getpid():
-            engine.dispose()
+    for engine in _ENGINES.values():
+        engine.dispose()
     _ENGINES.clear()
 
 
@@ -75,10 +74,9 @@ class TrialStore:
 
     @property
     def engine(self) -> Engine:
-        key = (os.getpid(), self.url)
-        if key not in _ENGINES:
-            _ENGINES[key] = self._create_engine()
-        return _ENGINES[key]
+        if self.url not in _ENGINES:
+            _ENGINES[self.url] = self._create_engine()
+        return _ENGINES[self.url]
 
     def exists(self) -> bool:
         """False for a SQLite file that was never created (reading then finds nothing)."""

@@ -289,8 +289,8 @@ def _import_exporter() -> None:
     warm_up()  # nbconvert's import and first-export costs (~1 s), paid while the kernel boots
 
 
-def new_kernel(cwd: Path) -> TrialKernel:
-    """A fresh kernel for one trial, already booting."""
-    kernel = TrialKernel(cwd=str(cwd))
+def new_kernel(cwd: Path, zygote: Any = None) -> TrialKernel:
+    """A fresh kernel for one trial, already booting (forked from `zygote` if given)."""
+    kernel = TrialKernel(cwd=str(cwd), zygote=zygote)
     kernel.start()
     return kernel
