@@ -1,7 +1,7 @@
 """mitosis_hydra: reproducible experiments on Hydra.
 
 Public API, re-exported lazily so that importing the package (in every kernel,
-and in `python -m project_pkg --help`) stays cheap.
+and in `python -m <your package> --help`) stays cheap.
 """
 
 from __future__ import annotations

@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .command import USER_ARGV_VARIABLE
 from .fast_help import HELP_FLAGS, asks_for_help, remember_group_options
-
-USER_ARGV_VARIABLE = "MITOSIS_HYDRA_ARGV"
 
 
 def main(config_path: str = "conf", config_name: str = "config") -> Any:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from .command import user_argv
 from .errors import ConfigError
 from .paths import default_trials_folder
+from .run_check import check_run
 from .spec import TrialSpec, build_spec
 from .trial import TrialContext
 
@@ -47,21 +47,35 @@ def spec_and_context(
     unresolved = OmegaConf.to_container(cfg, resolve=False)
     choices = dict(hydra_cfg.runtime.choices)
     cwd = Path.cwd()
-    spec = build_spec(
-        resolved,
-        unresolved,
-        choices,
-        option_sources(choices, hydra_cfg.runtime.config_sources, cwd),
-        default_trials_folder(cwd),
+    sources = option_sources(choices, hydra_cfg.runtime.config_sources, cwd)
+    spec = build_spec(resolved, unresolved, choices, sources, default_trials_folder(cwd))
+    check_run(
+        spec.run_target,
+        supplied_arguments(spec),
+        exp=str(choices.get("exp")),
+        exp_file=sources.get("exp", (None, None))[0],
+        project_root=cwd,
     )
     context = TrialContext(
         cwd=cwd,
         config_yaml=config_yaml,
         overrides=tuple(hydra_cfg.overrides.task),
-        argv=_user_argv(),
+        argv=user_argv(),
         reproduction_of=reproduction_of,
     )
     return spec, context
+
+
+def supplied_arguments(spec: TrialSpec) -> dict[str, str]:
+    """Every keyword the notebook passes to `run`, with what a user knows it as."""
+    supplied = {"seed": "seed"}
+    for parameter in spec.parameters:
+        supplied.setdefault(
+            parameter.argument, f"group {parameter.group} ({parameter.group}={parameter.variant})"
+        )
+    for name in spec.arguments:
+        supplied.setdefault(name, f"experiment argument {name}")
+    return supplied
 
 
 def option_sources(
@@ -111,13 +125,3 @@ def _locate(
             return None
         return f"structured://{group}/{option}", OmegaConf.to_yaml(node.node)
     return None
-
-
-def _user_argv() -> tuple[str, ...]:
-    """The command the user typed, also inside a launcher's worker process."""
-    from .app import USER_ARGV_VARIABLE
-
-    recorded = os.environ.get(USER_ARGV_VARIABLE)
-    if recorded:
-        return tuple(json.loads(recorded))
-    return tuple(getattr(sys, "orig_argv", sys.argv))

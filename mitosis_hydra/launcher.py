@@ -1,6 +1,6 @@
 """The engine of `hydra/launcher=mitosis`: validate the whole sweep, then run its trials.
 
-    python -m project_pkg --multirun hydra/launcher=mitosis +exp=sine amplitude=my_variant,big
+    python -m <your package> --multirun hydra/launcher=mitosis +exp=sine amplitude=my_variant,big
 
 The shim in `hydra_plugins/mitosis_launcher` only registers the config and
 calls `launch` here. A sweep is composed and validated as a whole first

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .canonical import canonical_hash, canonical_string
+from .command import user_command
 from .errors import ConfigError
 from .records import VariantValue
 
@@ -141,9 +142,16 @@ def _experiment(resolved: dict[str, Any], choices: Mapping[str, str | None]) -> 
         raise ConfigError(
             "No experiment was chosen.\n"
             "  every trial runs one experiment from the `exp` config group (conf/exp/<name>.yaml)\n"
-            "Add +exp=<name> to the command line, e.g. python -m project_pkg +exp=sine"
+            f"Add +exp=<name> to the command line: {user_command()} +exp=<name>"
         )
     run_target = exp.get("run")
+    if run_target is not None and not isinstance(run_target, str):
+        raise ConfigError(
+            f"The experiment exp={option} has `run: {run_target!r}`, which is not a "
+            "`module:function` target.\n"
+            f"  conf/exp/{option}.yaml: run is a {type(run_target).__name__}, not a string\n"
+            "Write it as `run: package.module:function`."
+        )
     if not isinstance(run_target, str) or not run_target.strip():
         raise ConfigError(
             f"The experiment exp={option} does not say what to run.\n"
