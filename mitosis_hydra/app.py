@@ -21,10 +21,11 @@ from .command import USER_ARGV_VARIABLE
 from .fast_help import HELP_FLAGS, asks_for_help, remember_group_options
 
 
-def main(config_path: str = "conf", config_name: str = "config") -> Any:
+def main(config_path: str | None = "conf", config_name: str = "config") -> Any:
     """Run the Hydra app of the calling module: one trial per job.
 
-    `config_path` is relative to the file that calls `main` (like `hydra.main`).
+    `config_path` is relative to the file that calls `main` (like `hydra.main`); None
+    when every config, the primary one included, is stored in Hydra's ConfigStore.
     """
     # Workers of joblib, submitit or SLURM run their own command line; the trial must
     # record the user's (reproduce re-runs it), so it travels in the environment.
@@ -45,21 +46,44 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
     if asks_for_help(sys.argv[1:]):
         remember_group_options()
 
-    from .config import register_configs  # imports Hydra (~0.3 s): after the kernel starts
+    from .config import open_primary_config, register_configs  # Hydra: after kernel start
 
     register_configs()
+    open_primary_config(config_name)
 
-    caller = sys._getframe(1).f_globals.get("__file__")
-    base = Path(caller).resolve().parent if caller else Path.cwd()
-    config_dir = str((base / config_path).resolve())
+    config_dir = None  # structured configs only (ConfigStore), as with hydra.main
+    if config_path is not None:
+        caller = sys._getframe(1).f_globals.get("__file__")
+        base = Path(caller).resolve().parent if caller else Path.cwd()
+        config_dir = str((base / config_path).resolve())
 
     def mitosis_trial(cfg: Any) -> Any:
         return run_job(cfg)
 
     mitosis_trial.__module__ = "__main__"  # Hydra then takes the (absolute) path as given
-    return hydra.main(config_path=config_dir, config_name=config_name, version_base="1.3")(
-        mitosis_trial
-    )()
+    app = hydra.main(config_path=config_dir, config_name=config_name, version_base="1.3")
+    try:
+        return app(mitosis_trial)()
+    except SystemExit as stop:
+        if stop.code == 1 and _is_config_error(stop.__context__):
+            raise SystemExit(EXIT_BAD_CONFIG) from None  # Hydra printed its message already
+        raise
+
+
+EXIT_BAD_CONFIG = 2
+
+
+def _is_config_error(error: BaseException | None) -> bool:
+    """Hydra exits 1 after printing any error; a config it cannot compose is refused (2)."""
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+
+    return isinstance(
+        error, ConfigCompositionException | MissingConfigException | OverrideParseException
+    )
 
 
 # Hydra flags after which no trial runs in this process (help, inspection, sweeps).

@@ -44,3 +44,31 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("mitosis_default_trials_folder", _default_folder)
     ConfigStore.instance().store(name="mitosis_hydra", node=_NODE, provider="mitosis_hydra")
     _registered = True
+
+
+def open_primary_config(config_name: str) -> None:
+    """Let a structured primary config (a dataclass in the ConfigStore) take config groups.
+
+    Hydra merges every chosen option into the primary config's type, and a dataclass
+    has no field for `exp` or for the groups a trial chooses: composition would fail
+    with "Key 'exp' not in 'Config'" unless every group were declared as a field. The
+    node is stored again as a plain mapping (same defaults, values and interpolations);
+    what is lost is the type check of the primary config's own fields.
+    """
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    store = ConfigStore.instance()
+    name = config_name if config_name.endswith(".yaml") else f"{config_name}.yaml"
+    stored = store.repo.get(name)
+    if stored is None or not hasattr(stored, "node"):  # not stored, or a group of that name
+        return
+    if OmegaConf.get_type(stored.node) in (dict, None):
+        return
+    plain = OmegaConf.create(OmegaConf.to_container(stored.node, resolve=False))
+    store.store(
+        name=stored.name.removesuffix(".yaml"),
+        node=plain,
+        package=stored.package,
+        provider=stored.provider,
+    )
