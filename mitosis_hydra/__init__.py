@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "main": "mitosis_hydra.app",
+    "current_trial": "mitosis_hydra.current",
+    "CurrentTrial": "mitosis_hydra.current",
     "list_trials": "mitosis_hydra.api",
     "load_trial_data": "mitosis_hydra.api",
     "compare_trials": "mitosis_hydra.compare",

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .paths import CONFIG_FILE, ENVIRONMENT_FILE, LOG_FILE, RESULTS_FILE
+from .paths import CONFIG_FILE, ENVIRONMENT_FILE, LOG_FILE, OWN_FILES, RESULTS_FILE
 from .records import TrialRecord
 from .release import RELEASE_ACTION, audit_log
 from .spec import unwrap_values
@@ -39,8 +39,21 @@ def trial_details(store: TrialStore, key: str) -> dict[str, Any]:
             "config": _existing(config_path),
             "environment": _existing(env_path),
         },
+        "files": files_of_run(record.folder),
         "reproductions": reproductions,
     }
+
+
+def files_of_run(folder: Path) -> list[dict[str, Any]]:
+    """Files `run` wrote in its trial's folder (path relative to it, size), beside ours."""
+    if not folder.is_dir():
+        return []
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    return [
+        {"path": str(path.relative_to(folder)), "bytes": path.stat().st_size}
+        for path in sorted(files)
+        if str(path.relative_to(folder)) not in OWN_FILES
+    ]
 
 
 def variant_values(

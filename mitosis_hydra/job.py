@@ -62,8 +62,20 @@ def spec_and_context(
         overrides=tuple(hydra_cfg.overrides.task),
         argv=user_argv(),
         reproduction_of=reproduction_of,
+        hydra=_resolved_hydra(hydra_cfg),
     )
     return spec, context
+
+
+def _resolved_hydra(hydra_cfg: Any) -> dict[str, Any] | None:
+    """Hydra's node of this job as plain data, for `HydraConfig.get()` in the kernel."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_container(hydra_cfg, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException:  # an interpolation only Hydra's own process can resolve
+        return OmegaConf.to_container(hydra_cfg, resolve=False)  # type: ignore[return-value]
 
 
 def supplied_arguments(spec: TrialSpec) -> dict[str, str]:

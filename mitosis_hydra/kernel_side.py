@@ -5,19 +5,45 @@ Kept tiny and import-light: this module is imported in every kernel.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import json
 import logging
 import random
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
-def setup(*, seed: int, log_file: str, debug: bool, project_root: str) -> None:
-    """Log to the trial's log file, make the project importable, seed `random` and `numpy`."""
+def setup(
+    *,
+    seed: int,
+    log_file: str,
+    debug: bool,
+    project_root: str,
+    trial: dict[str, Any] | None = None,
+    hydra_file: str | None = None,
+) -> None:
+    """Log to the trial's log file, make the project importable, seed `random` and `numpy`.
+
+    `trial` (key, name, folder, experiment) is what `mitosis_hydra.current_trial()`
+    returns; `hydra_file` is the job's Hydra config, which `HydraConfig.get()` returns.
+    """
     if project_root not in sys.path:
         sys.path.insert(0, project_root)
+    if trial is not None:
+        from .current import CurrentTrial, set_current
+
+        set_current(
+            CurrentTrial(**{**trial, "folder": Path(trial["folder"])}, debug=debug, seed=seed)
+        )
+    if hydra_file is not None:
+        when_imported(
+            "hydra.core.hydra_config", lambda module: _set_hydra_config(module, hydra_file)
+        )
     logging.basicConfig(
         filename=log_file,
         level=logging.DEBUG if debug else logging.INFO,
@@ -31,6 +57,47 @@ def setup(*, seed: int, log_file: str, debug: bool, project_root: str) -> None:
         logging.getLogger("mitosis_hydra").warning("numpy not importable; not seeded")
     else:
         numpy.random.seed(seed % 2**32)
+
+
+def when_imported(name: str, then: Callable[[ModuleType], None]) -> None:
+    """Call `then(module)` once `name` is imported: now if it is, else right after its import.
+
+    HydraConfig costs ≈0.1 s of imports; a trial whose code never asks for it never pays.
+    """
+    if name in sys.modules:
+        then(sys.modules[name])
+    else:
+        sys.meta_path.insert(0, _AfterImport(name, then))
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            execute(module)
+            self.then(module)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _set_hydra_config(module: ModuleType, hydra_file: str) -> None:
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.create({"hydra": OmegaConf.load(hydra_file)})
+    OmegaConf.set_readonly(config, True)
+    module.HydraConfig.instance().cfg = config
 
 
 def build_arguments(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,8 @@ class NotebookPlan:
     results_file: str
     summary_file: str
     project_root: str
+    trial_folder: str = ""
+    hydra_file: str | None = None  # the job's Hydra config, for HydraConfig.get() in the kernel
 
 
 def build_notebook(plan: NotebookPlan, provenance: dict[str, Any]) -> nbformat.NotebookNode:
@@ -78,9 +80,21 @@ def _setup(plan: NotebookPlan) -> str:
         f"    log_file={plan.log_file!r},\n"
         f"    debug={plan.debug},\n"
         f"    project_root={plan.project_root!r},\n"
+        f"    trial={_trial(plan)!r},\n"
+        f"    hydra_file={plan.hydra_file!r},\n"
         ")\n"
         f"run = kernel_side.load_run({plan.run_target!r})"
     )
+
+
+def _trial(plan: NotebookPlan) -> dict[str, str]:
+    """What `mitosis_hydra.current_trial()` returns in the kernel."""
+    return {
+        "key": plan.key,
+        "name": plan.name,
+        "folder": plan.trial_folder,
+        "experiment": plan.experiment,
+    }
 
 
 def _parameters(plan: NotebookPlan) -> str:

@@ -14,6 +14,19 @@ LOG_FILE = "trial.log"
 CONFIG_FILE = "config.yaml"
 ENVIRONMENT_FILE = "environment.json"
 DIFF_FILE = "git-diff.patch"
+HYDRA_FILE = "hydra.yaml"  # Hydra's own config of the job, read by HydraConfig in the kernel
+# What mitosis_hydra writes in a trial's folder; anything else there was written by `run`.
+OWN_FILES = (
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    LOG_FILE,
+    CONFIG_FILE,
+    ENVIRONMENT_FILE,
+    DIFF_FILE,
+    HYDRA_FILE,
+    "notebook.html",
+    "notebook.ipynb",
+)
 _IGNORE_ALL = "# written by mitosis_hydra: trials are recorded in the database, not in git\n*\n"
 
 

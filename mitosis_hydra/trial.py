@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from .paths import (
     CONFIG_FILE,
     DIFF_FILE,
     ENVIRONMENT_FILE,
+    HYDRA_FILE,
     LOG_FILE,
     RESULTS_FILE,
     SUMMARY_FILE,
@@ -48,6 +50,7 @@ class TrialContext:
     overrides: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
     reproduction_of: str | None = None
+    hydra: dict[str, Any] | None = None  # the job's `hydra` node, resolved
 
 
 @dataclass(frozen=True)
@@ -177,10 +180,32 @@ def _execute(
     _write_files(spec, context, git, record, trial_dir)
     notebook = build_notebook(_notebook_plan(spec, context, record), _provenance(spec, record))
     result = kernel.execute(notebook)
+    if git.is_repo:
+        _warn_of_leftovers(record, git, gitinfo.read_state(context.cwd), trial_dir)
     notebook_path = export_notebook(notebook, trial_dir, spec.settings.format)
     status, summary, error = _judge(result, trial_dir)
     finished = _close(record, store, status, notebook_path, summary, error)
     return TrialOutcome(finished, spec.debug, error)
+
+
+def _warn_of_leftovers(
+    record: TrialRecord, before: gitinfo.GitState, after: gitinfo.GitState, trial_dir: Path
+) -> None:
+    """Name the files the trial left in the working tree: the next trial would refuse to run."""
+    left = [entry for entry in after.dirty if entry not in before.dirty]
+    if not left:
+        return
+    shown = "\n".join(f"  {entry}" for entry in left[:20])
+    more = f"\n  … and {len(left) - 20} more" if len(left) > 20 else ""
+    print(
+        f"Warning: trial {record.name} left files in the git working tree; the next recorded "
+        "trial will refuse to run until they are committed, git-ignored or removed:\n"
+        f"{shown}{more}\n"
+        f"Write a trial's files to its folder, {trial_dir}: "
+        "mitosis_hydra.current_trial().folder or HydraConfig.get().runtime.output_dir.",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _judge(result: ExecutionResult, trial_dir: Path) -> tuple[TrialStatus, dict, str | None]:
@@ -229,6 +254,8 @@ def _write_files(
     trial_dir: Path,
 ) -> None:
     (trial_dir / CONFIG_FILE).write_text(context.config_yaml, encoding="utf-8")
+    if context.hydra is not None:
+        (trial_dir / HYDRA_FILE).write_text(hydra_yaml(context.hydra, trial_dir), encoding="utf-8")
     env = environment.capture(git)
     env["invocation"] = {
         "cwd": str(context.cwd),
@@ -248,6 +275,14 @@ def _write_files(
     )
 
 
+def hydra_yaml(hydra: dict[str, Any], trial_dir: Path) -> str:
+    """The job's Hydra config as the kernel sees it: the trial's folder is its output dir."""
+    from omegaconf import OmegaConf
+
+    runtime = {**(hydra.get("runtime") or {}), "output_dir": str(trial_dir)}
+    return OmegaConf.to_yaml(OmegaConf.create({**hydra, "runtime": runtime}))
+
+
 def _notebook_plan(spec: TrialSpec, context: TrialContext, record: TrialRecord) -> NotebookPlan:
     trial_dir = record.folder
     return NotebookPlan(
@@ -265,6 +300,8 @@ def _notebook_plan(spec: TrialSpec, context: TrialContext, record: TrialRecord) 
         results_file=str(trial_dir / RESULTS_FILE),
         summary_file=str(trial_dir / SUMMARY_FILE),
         project_root=str(context.cwd),
+        trial_folder=str(trial_dir),
+        hydra_file=str(trial_dir / HYDRA_FILE) if context.hydra is not None else None,
     )
 
 

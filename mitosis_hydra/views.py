@@ -146,6 +146,9 @@ def trial_details(details: dict[str, Any]) -> None:
         ("command", env["command"]),
     ])  # fmt: skip
     _section(out, "paths", [(k, v or "(none)") for k, v in details["paths"].items()])
+    if details.get("files"):
+        files = [(f["path"], f"{f['bytes']:,} bytes") for f in details["files"]]
+        _section(out, "files written by run", files)
     if record["error"]:
         _section(out, "error", [("", record["error"].strip().splitlines()[-1])])
     if details["config"]:
