@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -135,5 +136,36 @@ def _locate(
             node = ConfigStore.instance().load(f"{group}/{option}.yaml")
         except Exception:  # ConfigStore raises ConfigLoadError for unknown names
             return None
-        return f"structured://{group}/{option}", OmegaConf.to_yaml(node.node)
+        module = registering_module(node.node, cwd)
+        shown = f"structured://{group}/{option}" + (f" in {module}" if module else "")
+        return shown, OmegaConf.to_yaml(node.node)
     return None
+
+
+def registering_module(node: Any, cwd: Path) -> str | None:
+    """The user's module that defines a ConfigStore node's class, where it can be told.
+
+    A dataclass names its module; a class made by hydra-zen's `builds` says `types`,
+    so the project's imported modules are searched for a global bound to it.
+    """
+    from omegaconf import OmegaConf
+
+    kind = OmegaConf.get_type(node)
+    if kind is None or kind is dict:
+        return None
+    name = getattr(kind, "__module__", None)
+    if name in sys.modules and name not in ("types", "builtins"):
+        return _module_name(name)
+    for module_name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path or not Path(path).resolve().is_relative_to(cwd.resolve()):
+            continue
+        if any(value is kind for value in list(vars(module).values())):
+            return _module_name(module_name)
+    return None
+
+
+def _module_name(name: str) -> str:
+    """`__main__` as the user knows it: the module `python -m` ran (`userpkg.__main__`)."""
+    spec = getattr(sys.modules.get(name), "__spec__", None)
+    return spec.name if name == "__main__" and spec is not None else name
