@@ -1,0 +1,1 @@
+"""Handwritten digits with scikit-learn: a mitosis_hydra example project."""
