@@ -280,3 +280,15 @@ def test_a_required_argument_nothing_supplies_exits_2(user_project):
     assert result.returncode == 2, result.output
     assert "  required argument `amplitude` is given by no config group" in result.stderr
     assert user_project.trial_folders() == set()
+
+
+def test_a_sweep_whose_run_cannot_take_a_group_is_refused_before_any_trial(user_project):
+    result = user_project.run(
+        "--multirun", "hydra/launcher=mitosis", "+exp=boom", "+shape=grid", "amplitude=small,big"
+    )
+
+    assert result.returncode == 2, result.output
+    assert "The sweep of 2 jobs was refused (2 problems); no trial ran" in result.stderr
+    assert result.stderr.count("The run function of exp=boom cannot take the arguments") == 2
+    assert "group shape (shape=grid) is passed as `shape=…`" in result.stderr
+    assert user_project.trial_folders() == set()
