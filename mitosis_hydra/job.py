@@ -156,9 +156,10 @@ def registering_module(node: Any, cwd: Path) -> str | None:
     name = getattr(kind, "__module__", None)
     if name in sys.modules and name not in ("types", "builtins"):
         return _module_name(name)
+    root = str(cwd.resolve())
     for module_name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if not path or not Path(path).resolve().is_relative_to(cwd.resolve()):
+        if not path or not path.startswith(root):
             continue
         if any(value is kind for value in list(vars(module).values())):
             return _module_name(module_name)

@@ -149,7 +149,7 @@ def _experiment(resolved: dict[str, Any], choices: Mapping[str, str | None]) -> 
         raise ConfigError(
             f"The experiment exp={option} has `run: {run_target!r}`, which is not a "
             "`module:function` target.\n"
-            f"  conf/exp/{option}.yaml: run is a {type(run_target).__name__}, not a string\n"
+            f"  conf/exp/{option}.yaml: run is of type {type(run_target).__name__}, not a string\n"
             "Write it as `run: package.module:function`."
         )
     if not isinstance(run_target, str) or not run_target.strip():
