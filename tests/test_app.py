@@ -98,3 +98,22 @@ def test_a_structured_primary_config_without_a_config_folder_runs_trials(make_us
     assert record.name == "draw-amplitude_big-1" and record.status == "finished"
     assert record.seed == 5 and record.main == 10.0
     assert project.status() == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["/venv/bin/python", "-m", "labpkg", "+exp=x"], "python -m labpkg"),
+        (["/venv/bin/python", "-m", "labpkg.__main__"], "python -m labpkg"),
+        (["/venv/bin/python", "-X", "importtime", "-m", "labpkg"], "python -m labpkg"),
+        (["/venv/bin/python", "scripts/train.py", "seed=1"], "python scripts/train.py"),
+        (["/venv/bin/python"], "python -m <your package>"),
+    ],
+)
+def test_hints_name_the_command_the_user_ran(monkeypatch, argv, command):
+    import json
+
+    from mitosis_hydra.command import USER_ARGV_VARIABLE, user_command
+
+    monkeypatch.setenv(USER_ARGV_VARIABLE, json.dumps(argv))
+    assert user_command() == command

@@ -132,12 +132,15 @@ def test_regression_variant_overrides_reach_run_as_dict_object_and_list(regressi
     assert "PenalizedRegressor(alpha=0.05, penalty='l1')" in log
 
 
-def test_regression_readme_commands_name_existing_variants():
+@pytest.mark.parametrize(
+    ("example", "package"), [("regression", PACKAGE), ("digits", "digits_pkg")]
+)
+def test_readme_commands_name_existing_variants(example, package):
     """Every `group=option` the README's commands choose is a file in conf/ (globs aside)."""
-    readme = (REGRESSION / "README.md").read_text()
-    commands = re.findall(rf"^\$ python -m {PACKAGE} (.*)$", readme, re.MULTILINE)
+    readme = (EXAMPLES / example / "README.md").read_text()
+    commands = re.findall(rf"^\$ python -m {package} (.*)$", readme, re.MULTILINE)
     assert len(commands) >= 5
-    conf = REGRESSION / PACKAGE / "conf"
+    conf = EXAMPLES / example / package / "conf"
     for command in commands:
         for token in command.replace("'", "").split():
             group, _, options = token.lstrip("+").partition("=")
