@@ -68,6 +68,13 @@ def main(config_path: str | None = "conf", config_name: str = "config") -> Any:
         if stop.code == 1 and _is_config_error(stop.__context__):
             raise SystemExit(EXIT_BAD_CONFIG) from None  # Hydra printed its message already
         raise
+    except Exception as error:  # HYDRA_FULL_ERROR=1: Hydra re-raises instead of printing
+        if not _is_config_error(error):
+            raise
+        import traceback
+
+        traceback.print_exc()
+        raise SystemExit(EXIT_BAD_CONFIG) from None
 
 
 EXIT_BAD_CONFIG = 2

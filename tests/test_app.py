@@ -24,6 +24,17 @@ def test_an_unknown_option_exits_2_with_hydras_message(user_project):
     assert "\tbig" in lines and "\tsmall" in lines
 
 
+def test_with_hydra_full_error_the_traceback_is_shown_and_the_exit_code_is_still_2(user_project):
+    result = user_project.run("+exp=draw", "amplitude=nosuch", env={"HYDRA_FULL_ERROR": "1"})
+
+    assert result.returncode == 2, result.output
+    assert result.stderr.startswith("Traceback (most recent call last):"), result.output
+    assert (
+        "hydra.errors.MissingConfigException: In 'config': Could not find 'amplitude/nosuch'"
+        in (result.stderr)
+    )
+
+
 def test_an_unknown_group_or_experiment_exits_2(user_project):
     result = refused_before_recording(user_project, "+exp=draw", "nosuch=x")
     assert result.stderr.startswith("Could not override 'nosuch'."), result.output
