@@ -182,38 +182,53 @@ def _find_function(
 
 
 def _last_binding(tree: ast.Module, name: str) -> ast.AST | None:
-    """What `name` is bound to at module level by the last statement that binds it."""
-    found: ast.AST | None = None
-    for node in _top_level(tree.body):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            found = node if node.name == name else found
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                value = node.value
-                found = value if isinstance(value, ast.Constant | ast.Lambda) else node
-            elif any(name in _names(t) for t in targets):
-                found = node  # unpacking: bound, but to what is known only at run time
-        elif isinstance(node, ast.Import | ast.ImportFrom) and any(
-            (a.asname or a.name.split(".")[0]) == name for a in node.names
-        ):
-            found = node
-    return found
+    """What `name` is bound to at module level by the last statement that binds it.
+
+    Bound more than once with one of them inside `if`/`try`/`with`, which binding wins
+    is known only at run time: an `ast.Pass` then stands for "cannot tell".
+    """
+    bindings = [
+        (_binding(node, name), conditional)
+        for node, conditional in _top_level(tree.body, conditional=False)
+    ]
+    bindings = [(found, conditional) for found, conditional in bindings if found is not None]
+    if len(bindings) > 1 and any(conditional for _found, conditional in bindings):
+        return ast.Pass()
+    return bindings[-1][0] if bindings else None
+
+
+def _binding(node: ast.stmt, name: str) -> ast.AST | None:
+    """What `node` binds `name` to, if it binds it."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node if node.name == name else None
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            value = node.value
+            return value if isinstance(value, ast.Constant | ast.Lambda) else node
+        if any(name in _names(t) for t in targets):
+            return node  # unpacking: bound, but to what is known only at run time
+    if isinstance(node, ast.Import | ast.ImportFrom) and any(
+        (a.asname or a.name.split(".")[0]) == name for a in node.names
+    ):
+        return node
+    return None
 
 
 def _names(target: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
 
 
-def _top_level(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
-    """Module-level statements, including those inside `if`, `try` and `with` blocks."""
+def _top_level(body: Iterable[ast.stmt], conditional: bool) -> Iterable[tuple[ast.stmt, bool]]:
+    """Module-level statements, with those inside `if`, `try` and `with` blocks marked."""
     for node in body:
-        yield node
-        for block in ("body", "orelse", "finalbody"):
-            if isinstance(node, ast.If | ast.Try | ast.With) and hasattr(node, block):
-                yield from _top_level(getattr(node, block))
-        for handler in getattr(node, "handlers", []) if isinstance(node, ast.Try) else []:
-            yield from _top_level(handler.body)
+        yield node, conditional
+        if isinstance(node, ast.If | ast.Try | ast.With):
+            for block in ("body", "orelse", "finalbody"):
+                yield from _top_level(getattr(node, block, []), conditional=True)
+        if isinstance(node, ast.Try):
+            for handler in node.handlers:
+                yield from _top_level(handler.body, conditional=True)
 
 
 def _is_open_ended(tree: ast.Module) -> bool:

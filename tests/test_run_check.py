@@ -190,6 +190,25 @@ def test_what_the_source_cannot_tell_is_left_to_the_kernel(project, target):
     check(project, target, unexpected="group unexpected (unexpected=x)")
 
 
+def test_a_binding_that_depends_on_run_time_is_left_to_the_kernel(project):
+    (project / "labpkg" / "fallback.py").write_text(
+        "try:\n"
+        "    from fastlib import run\n"
+        "except ImportError:\n"
+        "    def run(seed):\n"
+        "        return {'main': 1}\n"
+    )
+    check(project, "labpkg.fallback:run", amplitude="group amplitude (amplitude=small)")
+
+
+def test_a_function_defined_once_inside_an_if_is_checked(project):
+    (project / "labpkg" / "guarded.py").write_text(
+        "import sys\n\nif sys.platform:\n    def run(seed):\n        return {'main': 1}\n"
+    )
+    message = refusal(project, "labpkg.guarded:run", amplitude="group amplitude (amplitude=small)")
+    assert "signature: run(seed)" in message
+
+
 def test_a_syntax_error_is_refused_with_its_line(project):
     message = refusal(project, "labpkg.broken:run")
     assert message.splitlines()[0].startswith(
