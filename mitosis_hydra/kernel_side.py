@@ -5,6 +5,7 @@ Kept tiny and import-light: this module is imported in every kernel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -15,15 +16,21 @@ from typing import Any
 
 
 def setup(*, seed: int, log_file: str, debug: bool, project_root: str) -> None:
-    """Log to the trial's log file, make the project importable, seed `random` and `numpy`."""
+    """Log to the trial's log file, make the project importable, seed `random` and `numpy`.
+
+    stdout and stderr are teed into the log file too: the notebook keeps only the
+    head and tail of a huge output, the log keeps all of it.
+    """
     if project_root not in sys.path:
         sys.path.insert(0, project_root)
+    log = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (the kernel's life)
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        filename=log_file,
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
+        level=logging.DEBUG if debug else logging.INFO, handlers=[handler], force=True
     )
+    sys.stdout = _Tee(sys.stdout, log)
+    sys.stderr = _Tee(sys.stderr, log)
     random.seed(seed)
     try:
         import numpy
@@ -31,6 +38,25 @@ def setup(*, seed: int, log_file: str, debug: bool, project_root: str) -> None:
         logging.getLogger("mitosis_hydra").warning("numpy not importable; not seeded")
     else:
         numpy.random.seed(seed % 2**32)
+
+
+class _Tee:
+    """A text stream writing to the kernel's stream (the notebook) and to the log file."""
+
+    def __init__(self, stream: Any, log: Any) -> None:
+        self._stream = stream
+        self._log = log
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError):  # a full disk must not stop the trial
+            self._log.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def build_arguments(arguments: dict[str, Any]) -> dict[str, Any]:

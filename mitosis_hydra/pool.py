@@ -159,7 +159,8 @@ class WorkerPool:
 
         key, folder, url = self._opened[position]
         store = TrialStore(Path(folder), url)
-        if store.get(key).status is TrialStatus.RUNNING:
+        # A reader may have closed it as `lost` already (its pid is gone): the pool knows more.
+        if store.get(key).status in (TrialStatus.RUNNING, TrialStatus.LOST):
             store.finish_trial(key, status=TrialStatus(status), notebook=None, error=error)
         return key
 
