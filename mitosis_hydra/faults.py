@@ -24,19 +24,20 @@ from typing import Any
 FAULT_VARIABLE = "MITOSIS_HYDRA_FAULT"
 PHASES = ("before-locks", "record-opened", "executing", "exporting", "closing")
 
+_armed = False  # only a process that runs a trial (not a sweep's driver closing orphans)
 _kernel: Any = None  # the kernel process (Popen or zygote.ForkedKernel) of the trial
 
 
-def watch_kernel(process: Any) -> None:
-    """The kernel of the trial this process runs now (the target of `kernel@<phase>`)."""
-    global _kernel
-    _kernel = process
+def arm(kernel_process: Any) -> None:
+    """This process now runs a trial in this kernel (the target of `kernel@<phase>`)."""
+    global _armed, _kernel
+    _armed, _kernel = True, kernel_process
 
 
 def inject(phase: str) -> None:
     """SIGKILL the driver (or its kernel) if the test hook asks for `phase`."""
     wanted = os.environ.get(FAULT_VARIABLE)
-    if not wanted:
+    if not wanted or not _armed:
         return
     if wanted == phase:
         os.kill(os.getpid(), signal.SIGKILL)

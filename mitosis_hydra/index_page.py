@@ -30,6 +30,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .status{padding:1px 6px;border-radius:3px;color:#fff;font-size:12px}
 .s-finished{background:#2e7d32}.s-failed{background:#c62828}
 .s-running{background:#f9a825;color:#222}.s-interrupted{background:#6a1b9a}
+.s-lost{background:#546e7a}
 .plot{overflow-x:auto}td.trial{white-space:normal;overflow-wrap:anywhere;min-width:16em}.muted{color:#777}code{font-size:12px}
 """
 # Sorts by a clicked column (numbers by data-v); `#sort=<column>` or `#sort=-<column>` on load.

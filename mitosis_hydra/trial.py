@@ -102,7 +102,7 @@ def run_trial(
     process can close the record if the process dies without doing so.
     """
     kernel = kernel or take_prestarted(str(context.cwd)) or new_kernel(context.cwd)
-    faults.watch_kernel(kernel.process)
+    faults.arm(kernel.process)
     threading.Thread(target=_import_exporter, daemon=True).start()  # while the kernel boots
     try:
         with sigterm_as_exception():

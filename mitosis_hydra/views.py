@@ -24,6 +24,7 @@ STATUS_STYLE = {
     "failed": "bold red",
     "running": "yellow",
     "interrupted": "magenta",
+    "lost": "bold blue",
 }
 
 
@@ -73,7 +74,7 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
-_ANSI = {"finished": "32", "failed": "1;31", "running": "33", "interrupted": "35"}
+_ANSI = {"finished": "32", "failed": "1;31", "running": "33", "interrupted": "35", "lost": "1;34"}
 
 
 def trials_table(records: Sequence[TrialRecord]) -> None:
