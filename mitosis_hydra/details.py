@@ -40,6 +40,12 @@ def trial_details(store: TrialStore, key: str) -> dict[str, Any]:
             "environment": _existing(env_path),
         },
         "reproductions": reproductions,
+        # recorded files that are no longer there (deleted or moved since)
+        "missing": [
+            name
+            for name, path in (("notebook", record.notebook),)
+            if path is not None and not path.exists()
+        ],
     }
 
 

@@ -31,7 +31,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .s-finished{background:#2e7d32}.s-failed{background:#c62828}
 .s-running{background:#f9a825;color:#222}.s-interrupted{background:#6a1b9a}
 .s-lost{background:#546e7a}
-.plot{overflow-x:auto}td.trial{white-space:normal;overflow-wrap:anywhere;min-width:16em}.muted{color:#777}code{font-size:12px}
+.plot{overflow-x:auto}td.trial{white-space:normal;overflow-wrap:anywhere;min-width:16em}.muted{color:#777}.missing{color:#c62828}code{font-size:12px}
 """
 # Sorts by a clicked column (numbers by data-v); `#sort=<column>` or `#sort=-<column>` on load.
 _SCRIPT = """
@@ -159,6 +159,10 @@ def _row(record: TrialRecord, page_dir: Path) -> str:
 def _link(record: TrialRecord, page_dir: Path) -> str:
     if record.notebook is None:
         return '<span class="muted">none</span>'
+    if not record.notebook.exists():  # deleted or moved since: say so, link nothing
+        title = html.escape(f"{record.notebook} was deleted or moved")
+        name = html.escape(record.notebook.name)
+        return f'<span class="missing" title="{title}">{name} (missing)</span>'
     relative = Path(os.path.relpath(record.notebook, page_dir)).as_posix()
     name = html.escape(record.notebook.name)
     return f'<a class="notebook" href="{html.escape(quote(relative))}">{name}</a>'

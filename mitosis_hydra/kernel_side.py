@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import numbers
 import random
 import resource
 import sys
@@ -120,17 +121,37 @@ def save_results(result: Any, *, results_file: str, summary_file: str) -> Any:
             f"run() must return a dict with the key 'main' (the headline metric); it returned "
             f"{found}. Return e.g. {{'main': score}}."
         )
+    main = real_number(result["main"])
     import cloudpickle
 
     Path(results_file).write_bytes(cloudpickle.dumps(result))
     metrics = result.get("metrics") or {}
     summary = {
-        "main": _jsonable(result["main"]),
+        "main": main,
         "metrics": {str(k): _jsonable(v) for k, v in dict(metrics).items()},
         "cpu_time": cpu_seconds(),
     }
     Path(summary_file).write_text(json.dumps(summary))
     return result["main"]
+
+
+def real_number(main: Any) -> int | float:
+    """`main` as a plain int or float (numpy scalars and 0-d arrays too), or a TypeError.
+
+    A bool, text, None or a container is not a headline metric: accepting it in
+    silence would record a trial whose main metric cannot be compared.
+    """
+    value = main
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        value = value.item()  # numpy scalar or 0-d array -> the Python number inside
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"run() returned main={main!r} (a {type(main).__name__}), but main must be a real "
+            "number: an int or a float (numpy scalars and 0-d arrays work too; NaN and inf "
+            "are kept as such). Return e.g. {'main': 0.93}, and put anything else under "
+            "another key."
+        )
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def cpu_seconds() -> float:
@@ -143,6 +164,8 @@ def cpu_seconds() -> float:
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        return _jsonable(value.item())  # an int metric stays an int
     try:
         return float(value)  # numpy scalars, 0-d arrays, …
     except (TypeError, ValueError):

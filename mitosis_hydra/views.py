@@ -146,7 +146,11 @@ def trial_details(details: dict[str, Any]) -> None:
         ("git", f"{env['git_root']} branch {env['branch'] or '?'} {env['remote'] or ''}".strip()),
         ("command", env["command"]),
     ])  # fmt: skip
-    _section(out, "paths", [(k, v or "(none)") for k, v in details["paths"].items()])
+    missing = set(details.get("missing") or ())
+    _section(out, "paths", [
+        (k, f"{v} (missing: deleted or moved)" if k in missing else v or "(none)")
+        for k, v in details["paths"].items()
+    ])  # fmt: skip
     if record["error"]:
         _section(out, "error", [("", record["error"].strip().splitlines()[-1])])
     if details["config"]:
@@ -311,6 +315,11 @@ def reproduction(result: Any) -> None:
         return
     label = "new trial" if result.recorded else "debug trial"
     out.print(f"  {label}: {result.name} (key {result.key}): {status_text(result.status)}")
+    if original.status.value != "finished":
+        out.print(
+            f"  the original trial {original.status.value}: it has no main metric, so its "
+            "status and the last line of its error are compared"
+        )
     table = Table(box=None, padding=(0, 2))
     for column in ("value", "original", "reproduced", ""):
         table.add_column(column)
