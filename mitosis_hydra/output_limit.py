@@ -72,10 +72,11 @@ class StreamLimiter:
         """(stream name, text) to append when the cell ends: marker and tail, per stream."""
         pieces = []
         for name, stream in self._streams.items():
+            held = "".join(stream.tail)
             if stream.cut:
-                pieces.append((name, self.marker(name, stream.cut)))
-            if stream.tail:
-                pieces.append((name, "".join(stream.tail)))
+                held = self.marker(name, stream.cut) + held
+            if held:
+                pieces.append((name, held))
         self._streams.clear()
         return pieces
 
