@@ -36,7 +36,8 @@ from .store import TrialStore, default_url
 REPRODUCTION_ENV = "MITOSIS_REPRODUCTION_OF"
 # Settings the reproduction sets itself; the stored overrides of these are dropped.
 _REPLACED = ("seed", "debug", "mitosis.trials_folder", "mitosis.db")
-_IGNORED_IN_CONFIG = ("seed", "debug", "mitosis.trials_folder", "mitosis.db")
+# Settings that cannot change a result (max_output only bounds what the notebook shows).
+_IGNORED_IN_CONFIG = ("seed", "debug", "mitosis.trials_folder", "mitosis.db", "mitosis.max_output")
 _SUMMARY_LINE = re.compile(r"^(debug trial|trial) (\S+) \(key (\w+)\): (\w+)$", re.MULTILINE)
 _PLAIN = re.compile(r"[A-Za-z0-9_/.@-]+")
 

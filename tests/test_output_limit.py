@@ -110,3 +110,19 @@ def test_a_huge_output_is_cut_in_the_notebook_and_whole_in_the_log(make_user_pro
     assert log.count("line ") == 40_000  # every line, in order
     assert "line 000000 " in log and "line 020000 " in log and "line 039999 " in log
     assert "INFO" in log.splitlines()[0]  # the driver's first line is still there
+
+
+def test_max_output_is_a_positive_count_and_no_config_difference(tmp_path):
+    from mitosis_hydra.errors import ConfigError
+    from mitosis_hydra.reproduce import diff_configs
+    from mitosis_hydra.spec import _settings
+
+    assert _settings({"max_output": 5}, tmp_path).max_output == 5
+    assert _settings({}, tmp_path).max_output == 1_000_000
+    for bad in (0, -1, "1MB", True, 2.5):
+        with pytest.raises(ConfigError, match=r"mitosis\.max_output must be a positive number"):
+            _settings({"max_output": bad}, tmp_path)
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text("seed: 1\nmitosis:\n  format: html\n")  # before the setting existed
+    new.write_text("seed: 1\nmitosis:\n  format: html\n  max_output: 1000000\n")
+    assert diff_configs(old, new) == ""
