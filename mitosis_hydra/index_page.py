@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -80,7 +80,9 @@ def write_index(
     records = list_trials(folder, db=db)
     page = Path(output) if output else folder / INDEX_FILE
     page.parent.mkdir(parents=True, exist_ok=True)
-    text = render_index(records, page.parent, title=f"Trials in {folder}")
+    # deleted or moved since they were recorded: marked, not linked
+    missing = {r.key for r in records if r.notebook is not None and not r.notebook.exists()}
+    text = render_index(records, page.parent, title=f"Trials in {folder}", missing=missing)
     temporary = page.with_name(page.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, page)  # a reader never sees half a page
@@ -88,9 +90,17 @@ def write_index(
 
 
 def render_index(
-    records: Sequence[TrialRecord], page_dir: Path, *, title: str, now: datetime | None = None
+    records: Sequence[TrialRecord],
+    page_dir: Path,
+    *,
+    title: str,
+    now: datetime | None = None,
+    missing: Collection[str] = (),
 ) -> str:
-    """The whole page as text (pure apart from computing link paths)."""
+    """The whole page as text (pure apart from computing link paths).
+
+    `missing`: keys of trials whose notebook file is gone (shown, not linked).
+    """
     now = now or datetime.now(UTC)
     counts = {status: 0 for status in TrialStatus}
     for record in records:
@@ -110,23 +120,23 @@ def render_index(
         parts.append(f"<h2>{html.escape(experiment)}: main metric by variant combination</h2>")
         parts.append(f'<div class="plot">{svg_plot(chosen)}</div>')
     parts.append("<h2>All trials</h2>")
-    parts.append(_table(records, page_dir))
+    parts.append(_table(records, page_dir, set(missing)))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
 
-def _table(records: Sequence[TrialRecord], page_dir: Path) -> str:
+def _table(records: Sequence[TrialRecord], page_dir: Path, missing: set[str]) -> str:
     head = "".join(
         f'<th data-col="{col}"{f" data-type={kind!r}" if kind else ""}>{label}</th>'
         for col, label, kind in _COLUMNS
     )
-    rows = [_row(record, page_dir) for record in records]
+    rows = [_row(record, page_dir, record.key in missing) for record in records]
     return (
         f'<table id="trials"><thead><tr>{head}</tr></thead><tbody>\n{"".join(rows)}</tbody></table>'
     )
 
 
-def _row(record: TrialRecord, page_dir: Path) -> str:
+def _row(record: TrialRecord, page_dir: Path, missing: bool) -> str:
     esc = html.escape
     main = numeric(record.main)
     main_text = (
@@ -152,14 +162,14 @@ def _row(record: TrialRecord, page_dir: Path) -> str:
         f"<td><code>{esc(record.commit[:7])}</code></td>"
         f'<td data-v="{record.started_at.isoformat()}">{record.started_at:%Y-%m-%d %H:%M:%S}</td>'
         f'<td class="num" data-v="{wall}">{wall}</td>'
-        f"<td>{_link(record, page_dir)}</td></tr>\n"
+        f"<td>{_link(record, page_dir, missing)}</td></tr>\n"
     )
 
 
-def _link(record: TrialRecord, page_dir: Path) -> str:
+def _link(record: TrialRecord, page_dir: Path, missing: bool) -> str:
     if record.notebook is None:
         return '<span class="muted">none</span>'
-    if not record.notebook.exists():  # deleted or moved since: say so, link nothing
+    if missing:
         title = html.escape(f"{record.notebook} was deleted or moved")
         name = html.escape(record.notebook.name)
         return f'<span class="missing" title="{title}">{name} (missing)</span>'

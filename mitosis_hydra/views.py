@@ -170,6 +170,7 @@ def _record_rows(record: dict[str, Any], reproductions: list[dict[str, Any]]) ->
         ("wall time", _seconds(record["wall_time"])),
         ("cpu time", _seconds(record["cpu_time"])),
         ("host", record["host"]),
+        *_driver_row(record),
         ("main", fmt(record["main"])),
     ]
     rows += [(f"  {name}", fmt(value)) for name, value in sorted(record["metrics"].items())]
@@ -178,6 +179,13 @@ def _record_rows(record: dict[str, Any], reproductions: list[dict[str, Any]]) ->
     rows += [("reproduced by", f"{r['key']} {r['name']} ({r['status']}, main {fmt(r['main'])})")
              for r in reproductions]  # fmt: skip
     return rows
+
+
+def _driver_row(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Who ran it, and its last sign of life (what tells a lost trial; see liveness.py)."""
+    if record.get("pid") is None:
+        return []
+    return [("driver", f"pid {record['pid']}, last heartbeat {record.get('heartbeat_at') or '?'}")]
 
 
 def _section(out: Console, title: str, rows: list[tuple[str, str]]) -> None:

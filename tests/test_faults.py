@@ -176,6 +176,7 @@ def test_a_driver_killed_from_outside_shows_as_lost_everywhere(user_project, tmp
     assert shown.returncode == 0, shown.stderr
     assert "status      lost" in shown.stdout
     assert "is gone" in shown.stdout
+    assert f"driver      pid {driver.pid}, last heartbeat 20" in shown.stdout
     compared = cli(user_project, "compare", "--status", "lost")
     assert compared.returncode == 0 and "(lost)" in compared.stdout
     index = cli(user_project, "index")
