@@ -103,10 +103,19 @@ def take_write_lock(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
 
 
+def _add_trial_columns(conn: Connection, *names: str) -> None:
+    """Add these columns of `trials` (as declared above) that the table lacks."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(trials.name)}
+    for name in names:
+        if name not in present:
+            column = trials.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {trials.name} ADD COLUMN {name} {kind}")
+
+
 def _add_liveness_columns(conn: Connection) -> None:
-    """Version 2: host, pid, process start time and heartbeat tell a lost trial."""
-    for column in ("pid INTEGER", "pid_start VARCHAR(32)", "heartbeat_at VARCHAR(40)"):
-        conn.exec_driver_sql(f"ALTER TABLE trials ADD COLUMN {column}")
+    """Version 2: the driver's pid, its start time and a heartbeat tell a lost trial."""
+    _add_trial_columns(conn, "pid", "pid_start", "heartbeat_at")
 
 
 # Ordered: (the version a database has after it, the change). A database made by an
