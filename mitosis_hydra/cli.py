@@ -45,6 +45,17 @@ def _common(default: Any = None) -> argparse.ArgumentParser:
     return common
 
 
+def _positive(text: str) -> int:
+    """A count of trials: 1 or more (argparse turns the error into a usage error, exit 2)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not a number of trials (1 or more)")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command and its options (the `--help` texts are the reference)."""
     as_json = argparse.ArgumentParser(add_help=False)
@@ -73,7 +84,7 @@ def _add_reading(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="GROUP=NAME",
         help="only trials with this variant (repeatable), e.g. amplitude=big",
     )
-    p.add_argument("--last", type=int, metavar="N", help="only the N most recent")
+    p.add_argument("--last", type=_positive, metavar="N", help="only the N most recent (N ≥ 1)")
     p = commands.add_parser("show", parents=parents, help="everything recorded about one trial")
     p.add_argument("key", help="a trial key, a unique prefix of one, or a trial name")
     p = commands.add_parser(
@@ -183,7 +194,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             )
         records = [r for r in records if r.variants.get(group) == name]
     if args.last is not None:
-        records = records[-args.last :] if args.last > 0 else []
+        records = records[-args.last :]
     if args.json:
         _print_json([record.to_json() for record in records])
     else:

@@ -88,12 +88,25 @@ def numeric(value: Any) -> float | None:
 
 
 def summarize(values: Iterable[Any]) -> Stats | None:
-    """Count, mean, sample std, min and max of the numeric values (None if there are none)."""
-    numbers = [n for n in map(numeric, values) if n is not None]
+    """Count, mean, sample std, min and max of the numeric values (None if there are none).
+
+    NaN and ±inf count, and show in the result as IEEE arithmetic has them (a NaN
+    makes the group's mean NaN): a blank cell would hide that a trial gave one.
+    """
+    numbers = [float(v) for v in values if _real(v)]
     if not numbers:
         return None
-    std = statistics.stdev(numbers) if len(numbers) > 1 else None
-    return Stats(len(numbers), statistics.fmean(numbers), std, min(numbers), max(numbers))
+    if all(math.isfinite(n) for n in numbers):
+        std = statistics.stdev(numbers) if len(numbers) > 1 else None
+        return Stats(len(numbers), statistics.fmean(numbers), std, min(numbers), max(numbers))
+    nan = any(math.isnan(n) for n in numbers)
+    mean = math.nan if nan else sum(numbers) / len(numbers)  # inf, -inf, or nan for both
+    low, high = (math.nan, math.nan) if nan else (min(numbers), max(numbers))
+    return Stats(len(numbers), mean, math.nan if len(numbers) > 1 else None, low, high)
+
+
+def _real(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
 
 
 def compare_records(records: Iterable[TrialRecord]) -> list[Comparison]:

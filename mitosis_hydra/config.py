@@ -11,6 +11,7 @@ _NODE = {
         "untracked": [],
         "db": None,
         "format": "html",
+        "max_output": 1_000_000,  # characters per cell and stream; output_limit.py
     },
     "hydra": {
         # Hydra's own files go inside the trials folder, which ignores itself in git.

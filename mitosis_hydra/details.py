@@ -41,6 +41,12 @@ def trial_details(store: TrialStore, key: str) -> dict[str, Any]:
         },
         "files": files_of_run(record.folder),
         "reproductions": reproductions,
+        # recorded files that are no longer there (deleted or moved since)
+        "missing": [
+            name
+            for name, path in (("notebook", record.notebook),)
+            if path is not None and not path.exists()
+        ],
     }
 
 

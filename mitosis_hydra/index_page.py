@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -30,7 +30,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .status{padding:1px 6px;border-radius:3px;color:#fff;font-size:12px}
 .s-finished{background:#2e7d32}.s-failed{background:#c62828}
 .s-running{background:#f9a825;color:#222}.s-interrupted{background:#6a1b9a}
-.plot{overflow-x:auto}td.trial{white-space:normal;overflow-wrap:anywhere;min-width:16em}.muted{color:#777}code{font-size:12px}
+.s-lost{background:#546e7a}
+.plot{overflow-x:auto}td.trial{white-space:normal;overflow-wrap:anywhere;min-width:16em}.muted{color:#777}.missing{color:#c62828}code{font-size:12px}
 """
 # Sorts by a clicked column (numbers by data-v); `#sort=<column>` or `#sort=-<column>` on load.
 _SCRIPT = """
@@ -79,7 +80,9 @@ def write_index(
     records = list_trials(folder, db=db)
     page = Path(output) if output else folder / INDEX_FILE
     page.parent.mkdir(parents=True, exist_ok=True)
-    text = render_index(records, page.parent, title=f"Trials in {folder}")
+    # deleted or moved since they were recorded: marked, not linked
+    missing = {r.key for r in records if r.notebook is not None and not r.notebook.exists()}
+    text = render_index(records, page.parent, title=f"Trials in {folder}", missing=missing)
     temporary = page.with_name(page.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, page)  # a reader never sees half a page
@@ -87,9 +90,17 @@ def write_index(
 
 
 def render_index(
-    records: Sequence[TrialRecord], page_dir: Path, *, title: str, now: datetime | None = None
+    records: Sequence[TrialRecord],
+    page_dir: Path,
+    *,
+    title: str,
+    now: datetime | None = None,
+    missing: Collection[str] = (),
 ) -> str:
-    """The whole page as text (pure apart from computing link paths)."""
+    """The whole page as text (pure apart from computing link paths).
+
+    `missing`: keys of trials whose notebook file is gone (shown, not linked).
+    """
     now = now or datetime.now(UTC)
     counts = {status: 0 for status in TrialStatus}
     for record in records:
@@ -109,23 +120,23 @@ def render_index(
         parts.append(f"<h2>{html.escape(experiment)}: main metric by variant combination</h2>")
         parts.append(f'<div class="plot">{svg_plot(chosen)}</div>')
     parts.append("<h2>All trials</h2>")
-    parts.append(_table(records, page_dir))
+    parts.append(_table(records, page_dir, set(missing)))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
 
-def _table(records: Sequence[TrialRecord], page_dir: Path) -> str:
+def _table(records: Sequence[TrialRecord], page_dir: Path, missing: set[str]) -> str:
     head = "".join(
         f'<th data-col="{col}"{f" data-type={kind!r}" if kind else ""}>{label}</th>'
         for col, label, kind in _COLUMNS
     )
-    rows = [_row(record, page_dir) for record in records]
+    rows = [_row(record, page_dir, record.key in missing) for record in records]
     return (
         f'<table id="trials"><thead><tr>{head}</tr></thead><tbody>\n{"".join(rows)}</tbody></table>'
     )
 
 
-def _row(record: TrialRecord, page_dir: Path) -> str:
+def _row(record: TrialRecord, page_dir: Path, missing: bool) -> str:
     esc = html.escape
     main = numeric(record.main)
     main_text = (
@@ -151,13 +162,17 @@ def _row(record: TrialRecord, page_dir: Path) -> str:
         f"<td><code>{esc(record.commit[:7])}</code></td>"
         f'<td data-v="{record.started_at.isoformat()}">{record.started_at:%Y-%m-%d %H:%M:%S}</td>'
         f'<td class="num" data-v="{wall}">{wall}</td>'
-        f"<td>{_link(record, page_dir)}</td></tr>\n"
+        f"<td>{_link(record, page_dir, missing)}</td></tr>\n"
     )
 
 
-def _link(record: TrialRecord, page_dir: Path) -> str:
+def _link(record: TrialRecord, page_dir: Path, missing: bool) -> str:
     if record.notebook is None:
         return '<span class="muted">none</span>'
+    if missing:
+        title = html.escape(f"{record.notebook} was deleted or moved")
+        name = html.escape(record.notebook.name)
+        return f'<span class="missing" title="{title}">{name} (missing)</span>'
     relative = Path(os.path.relpath(record.notebook, page_dir)).as_posix()
     name = html.escape(record.notebook.name)
     return f'<a class="notebook" href="{html.escape(quote(relative))}">{name}</a>'

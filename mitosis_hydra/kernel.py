@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import json
+import logging
 import os
 import re
 import secrets
@@ -25,6 +27,8 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .output_limit import DEFAULT_MAX_OUTPUT, StreamLimiter
 
 if TYPE_CHECKING:
     import nbformat
@@ -69,12 +73,23 @@ class TrialKernel:
         self._thread.start()
         self._started = asyncio.run_coroutine_threadsafe(self._connect(), self._loop)
 
-    def execute(self, notebook: nbformat.NotebookNode) -> ExecutionResult:
-        """Run every cell in order, stopping at the first error; outputs stay in `notebook`."""
+    def execute(
+        self,
+        notebook: nbformat.NotebookNode,
+        *,
+        max_output: int = DEFAULT_MAX_OUTPUT,
+        log_file: str | None = None,
+    ) -> ExecutionResult:
+        """Run every cell in order, stopping at the first error; outputs stay in `notebook`.
+
+        Each cell keeps at most `max_output` characters per stream, head and tail,
+        with a marker pointing at `log_file` for the whole stream (see output_limit).
+        """
         if self._started is None:
             self.start()
         self._kill = False  # it ran code now: let it exit cleanly unless interrupted
-        job = asyncio.run_coroutine_threadsafe(self._execute(notebook), self._loop)
+        limits = (max_output, log_file)
+        job = asyncio.run_coroutine_threadsafe(self._execute(notebook, limits), self._loop)
         try:
             with sigterm_as_exception():
                 return _wait(job)
@@ -83,6 +98,11 @@ class TrialKernel:
             self._kill = True
             reason = "SIGTERM" if isinstance(stop, Interrupted) else "Ctrl-C (SIGINT)"
             return ExecutionResult("interrupted", f"the trial was stopped by {reason}")
+
+    @property
+    def process(self) -> Any:
+        """The kernel's process (subprocess.Popen or zygote.ForkedKernel), once started."""
+        return self._process
 
     def shutdown(self) -> None:
         """Stop the kernel and the loop; safe to call more than once."""
@@ -120,16 +140,37 @@ class TrialKernel:
             await asyncio.wait([ready], timeout=0.05)
         ready.result()
 
-    async def _execute(self, notebook: nbformat.NotebookNode) -> ExecutionResult:
-        from nbclient import NotebookClient
+    async def _execute(
+        self, notebook: nbformat.NotebookNode, limits: tuple[int, str | None]
+    ) -> ExecutionResult:
         from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-        await asyncio.wrap_future(self._started)
-        client = NotebookClient(notebook, timeout=None, allow_errors=False, record_timing=True)
+        try:
+            await asyncio.wrap_future(self._started)
+        except Exception as error:  # the kernel died (or never came up) before the first cell
+            code = self._process.poll() if self._process is not None else None
+            if code is not None and code < 0:
+                return ExecutionResult(
+                    "interrupted", f"the kernel was killed (signal {-code}) before the trial ran"
+                )
+            return ExecutionResult("error", f"the kernel could not start: {error}")
+        client = _limited_client_class()(
+            notebook,
+            timeout=None,
+            allow_errors=False,
+            record_timing=True,
+            log=_NBCLIENT_LOG,  # "Kernel died …" goes to stderr, never to stdout
+        )
         client.kc = self._kc
+        client.on_cell_executed = client.flush_limited
         try:
             client.reset_execution_trackers()
             for index, cell in enumerate(notebook.cells):
+                client.limiter = StreamLimiter(*limits)
+                if "mitosis-run" in cell.metadata.get("tags", []):
+                    from . import faults
+
+                    faults.inject("executing")  # a test hook (see faults.py)
                 await client.async_execute_cell(cell, index)
         except CellExecutionError as error:
             return ExecutionResult("error", _ANSI.sub("", str(error)))
@@ -192,6 +233,49 @@ def _launch(cwd: str, env: dict[str, str], socket_dir: str, zygote: Any) -> tupl
         start_new_session=True,  # Ctrl-C reaches the driver, which decides
     )
     return process, path
+
+
+def _nbclient_log() -> logging.Logger:
+    """nbclient's own log lines (e.g. "Kernel died while waiting for execute reply."):
+    on stderr, prefixed, and never through the root logger, which Hydra sends to stdout."""
+    log = logging.getLogger("mitosis_hydra.nbclient")
+    log.propagate = False
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("nbclient: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+    return log
+
+
+_NBCLIENT_LOG = _nbclient_log()
+
+
+@functools.cache
+def _limited_client_class() -> type:
+    """nbclient's NotebookClient keeping each cell's streams bounded as they arrive."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_output
+
+    class LimitedNotebookClient(NotebookClient):
+        limiter: StreamLimiter | None = None
+
+        def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+            if msg["msg_type"] == "stream" and self.limiter is not None:
+                content = msg["content"]
+                text = self.limiter.take(content["name"], content["text"])
+                if not text:
+                    return None
+                msg = {**msg, "content": {**content, "text": text}}
+            return super().output(outs, msg, display_id, cell_index)
+
+        def flush_limited(self, cell: Any, **_: Any) -> None:
+            """Marker and tail of each cut stream, at the end of the cell (then coalesced)."""
+            if self.limiter is not None:
+                for name, text in self.limiter.finish():
+                    cell.outputs.append(new_output("stream", name=name, text=text))
+
+    return LimitedNotebookClient
 
 
 def _client_class() -> type:

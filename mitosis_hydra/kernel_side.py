@@ -5,10 +5,12 @@ Kept tiny and import-light: this module is imported in every kernel.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import json
 import logging
+import numbers
 import random
 import resource
 import sys
@@ -31,6 +33,8 @@ def setup(
 
     `trial` (key, name, folder, experiment) is what `mitosis_hydra.current_trial()`
     returns; `hydra_file` is the job's Hydra config, which `HydraConfig.get()` returns.
+    stdout and stderr are teed into the log file too: the notebook keeps only the
+    head and tail of a huge output, the log keeps all of it.
     """
     if project_root not in sys.path:
         sys.path.insert(0, project_root)
@@ -44,12 +48,14 @@ def setup(
         when_imported(
             "hydra.core.hydra_config", lambda module: _set_hydra_config(module, hydra_file)
         )
+    log = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (the kernel's life)
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        filename=log_file,
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
+        level=logging.DEBUG if debug else logging.INFO, handlers=[handler], force=True
     )
+    sys.stdout = _Tee(sys.stdout, log)
+    sys.stderr = _Tee(sys.stderr, log)
     random.seed(seed)
     try:
         import numpy
@@ -98,6 +104,25 @@ def _set_hydra_config(module: ModuleType, hydra_file: str) -> None:
     config = OmegaConf.create({"hydra": OmegaConf.load(hydra_file)})
     OmegaConf.set_readonly(config, True)
     module.HydraConfig.instance().cfg = config
+
+
+class _Tee:
+    """A text stream writing to the kernel's stream (the notebook) and to the log file."""
+
+    def __init__(self, stream: Any, log: Any) -> None:
+        self._stream = stream
+        self._log = log
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError):  # a full disk must not stop the trial
+            self._log.write(text)
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def build_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -161,17 +186,37 @@ def save_results(result: Any, *, results_file: str, summary_file: str) -> Any:
             f"run() must return a dict with the key 'main' (the headline metric); it returned "
             f"{found}. Return e.g. {{'main': score}}."
         )
+    main = real_number(result["main"])
     import cloudpickle
 
     Path(results_file).write_bytes(cloudpickle.dumps(result))
     metrics = result.get("metrics") or {}
     summary = {
-        "main": _jsonable(result["main"]),
+        "main": main,
         "metrics": {str(k): _jsonable(v) for k, v in dict(metrics).items()},
         "cpu_time": cpu_seconds(),
     }
     Path(summary_file).write_text(json.dumps(summary))
     return result["main"]
+
+
+def real_number(main: Any) -> int | float:
+    """`main` as a plain int or float (numpy scalars and 0-d arrays too), or a TypeError.
+
+    A bool, text, None or a container is not a headline metric: accepting it in
+    silence would record a trial whose main metric cannot be compared.
+    """
+    value = main
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        value = value.item()  # numpy scalar or 0-d array -> the Python number inside
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"run() returned main={main!r} (a {type(main).__name__}), but main must be a real "
+            "number: an int or a float (numpy scalars and 0-d arrays work too; NaN and inf "
+            "are kept as such). Return e.g. {'main': 0.93}, and put anything else under "
+            "another key."
+        )
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def cpu_seconds() -> float:
@@ -184,6 +229,8 @@ def cpu_seconds() -> float:
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        return _jsonable(value.item())  # an int metric stays an int
     try:
         return float(value)  # numpy scalars, 0-d arrays, …
     except (TypeError, ValueError):

@@ -159,7 +159,8 @@ class WorkerPool:
 
         key, folder, url = self._opened[position]
         store = TrialStore(Path(folder), url)
-        if store.get(key).status is TrialStatus.RUNNING:
+        # A reader may have closed it as `lost` already (its pid is gone): the pool knows more.
+        if store.get(key).status in (TrialStatus.RUNNING, TrialStatus.LOST):
             store.finish_trial(key, status=TrialStatus(status), notebook=None, error=error)
         return key
 
@@ -173,9 +174,10 @@ def warm_up() -> None:
     import nbclient  # noqa: F401
 
     from . import environment, export_service, report, trial  # noqa: F401  (and its imports)
-    from .kernel import _client_class
+    from .kernel import _client_class, _limited_client_class
 
     _client_class()
+    _limited_client_class()
     environment.remember_packages()  # read once for every trial of the sweep
     if not export_service.available():  # else the service exports, warmed in its process
         report.warm_up()  # the first export's costs; forked workers inherit the warm exporter

@@ -10,12 +10,13 @@ from typing import Any
 
 
 class TrialStatus(enum.StrEnum):
-    """What happened to a trial; `running` is only seen while it runs (or if the driver died)."""
+    """What happened to a trial; `running` only while its driver lives (see liveness.py)."""
 
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    LOST = "lost"  # the driver died without a word (SIGKILL, OOM, a lost node)
 
     def __str__(self) -> str:
         return self.value
@@ -62,6 +63,8 @@ class TrialPlan:
     started_at: datetime
     trials_folder: Path
     reproduction_of: str | None = None
+    pid: int | None = None  # the driver's process, and its start time (see liveness.py)
+    pid_start: str | None = None
 
     def open_record(self, name: str, iteration: int) -> TrialRecord:
         """The `running` record this plan becomes once it has a name and an iteration."""
@@ -78,6 +81,8 @@ class TrialPlan:
             folder=self.trials_folder / name,
             host=self.host,
             reproduction_of=self.reproduction_of,
+            pid=self.pid,
+            pid_start=self.pid_start,
         )
 
 
@@ -104,6 +109,9 @@ class TrialRecord:
     host: str = ""
     error: str | None = None
     reproduction_of: str | None = None
+    pid: int | None = None
+    pid_start: str | None = None
+    heartbeat_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data (the `--json` form of the CLI)."""
@@ -127,4 +135,6 @@ class TrialRecord:
             "host": self.host,
             "error": self.error,
             "reproduction_of": self.reproduction_of,
+            "pid": self.pid,
+            "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
         }

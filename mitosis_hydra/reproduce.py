@@ -36,7 +36,8 @@ from .store import TrialStore, default_url
 REPRODUCTION_ENV = "MITOSIS_REPRODUCTION_OF"
 # Settings the reproduction sets itself; the stored overrides of these are dropped.
 _REPLACED = ("seed", "debug", "mitosis.trials_folder", "mitosis.db")
-_IGNORED_IN_CONFIG = ("seed", "debug", "mitosis.trials_folder", "mitosis.db")
+# Settings that cannot change a result (max_output only bounds what the notebook shows).
+_IGNORED_IN_CONFIG = ("seed", "debug", "mitosis.trials_folder", "mitosis.db", "mitosis.max_output")
 _SUMMARY_LINE = re.compile(r"^(debug trial|trial) (\S+) \(key (\w+)\): (\w+)$", re.MULTILINE)
 _PLAIN = re.compile(r"[A-Za-z0-9_/.@-]+")
 
@@ -71,9 +72,13 @@ class Reproduction:
 
     @property
     def matches(self) -> bool:
-        """True when the re-run finished with the same config, main metric and metrics."""
+        """True when the re-run ended as the original did, with the same config and values.
+
+        For a finished original: the main metric and every metric; for a failed (or
+        interrupted) one: its status and the last line of its error.
+        """
         return (
-            self.status == "finished"
+            self.status == self.original.status.value
             and not self.config_diff
             and bool(self.checks)
             and all(check.matches for check in self.checks)
@@ -150,9 +155,8 @@ def _judge(
     if found:
         _label, name, key, status = found[-1]
         folder = store.trials_folder / name
-        main, metrics = _outcome(store, folder, key, record)
-        if status == "finished":
-            checks = compare_values(original.main, original.metrics, main, metrics, rtol)
+        main, metrics, error = _outcome(store, folder, key, record)
+        checks = outcome_checks(original, status, main, metrics, error, record, rtol)
         config_diff = diff_configs(original.folder / CONFIG_FILE, folder / CONFIG_FILE)
         new_env = _read_json(folder / ENVIRONMENT_FILE, original, missing_ok=True)
         environment = diff_environments(env, new_env) if new_env else None
@@ -162,15 +166,46 @@ def _judge(
     )  # fmt: skip
 
 
-def _outcome(store: TrialStore, folder: Path, key: str, record: bool) -> tuple[Any, dict[str, Any]]:
+def _outcome(
+    store: TrialStore, folder: Path, key: str, record: bool
+) -> tuple[Any, dict[str, Any], str | None]:
     if record:
         new = store.get(key)
-        return new.main, new.metrics
+        return new.main, new.metrics, new.error
     summary = folder / SUMMARY_FILE
     if not summary.exists():
-        return None, {}
+        return None, {}, None
     data = json.loads(summary.read_text(encoding="utf-8"))
-    return data.get("main"), data.get("metrics") or {}
+    return data.get("main"), data.get("metrics") or {}, None
+
+
+def outcome_checks(
+    original: TrialRecord,
+    status: str,
+    main: Any,
+    metrics: dict[str, Any],
+    error: str | None,
+    recorded: bool,
+    rtol: float,
+) -> tuple[ValueCheck, ...]:
+    """What is compared: the status when either run did not finish, then the values of a
+    finished pair, or the last line of the error of a failed pair (recorded re-runs only)."""
+    checks: list[ValueCheck] = []
+    old_status = original.status.value
+    if old_status != "finished" or status != "finished":
+        checks.append(ValueCheck("status", old_status, status, old_status == status))
+    if old_status == status == "finished":
+        checks += compare_values(original.main, original.metrics, main, metrics, rtol)
+    elif old_status == status and recorded:
+        old, new = last_line(original.error), last_line(error)
+        checks.append(ValueCheck("error", old, new, old == new))
+    return tuple(checks)
+
+
+def last_line(error: str | None) -> str | None:
+    """The line that names the exception (the traceback above it holds paths that move)."""
+    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
 
 
 def values_match(original: Any, reproduced: Any, rtol: float = 0.0) -> bool:

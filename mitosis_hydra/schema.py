@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from .errors import StoreError
 
-SCHEMA_VERSION = 1
 metadata = sa.MetaData()
 
 schema_info = sa.Table(
@@ -53,10 +54,16 @@ trials = sa.Table(
     sa.Column("host", sa.String(255)),
     sa.Column("error", sa.Text),
     sa.Column("reproduction_of", sa.String(32)),
+    # Liveness of the driver (schema version 2): a `running` row whose driver is gone is lost.
+    sa.Column("pid", sa.Integer),
+    sa.Column("pid_start", sa.String(32)),  # /proc/<pid>/stat start time: pid reuse shows
+    sa.Column("heartbeat_at", sa.String(40)),
     sa.UniqueConstraint("combo", "iteration", name="uq_trials_combo_iteration"),
     sa.Index("ix_trials_experiment_started", "experiment", "started_at"),
     # list_trials' order; covering, so listing 100,000 keys is an index scan
     sa.Index("ix_trials_started_key", "started_at", "key"),
+    # the few `running` rows, checked for lost drivers on every read
+    sa.Index("ix_trials_status", "status"),
 )
 
 audit = sa.Table(
@@ -96,12 +103,46 @@ def take_write_lock(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
 
 
+def _add_trial_columns(conn: Connection, *names: str) -> None:
+    """Add these columns of `trials` (as declared above) that the table lacks."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(trials.name)}
+    for name in names:
+        if name not in present:
+            column = trials.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {trials.name} ADD COLUMN {name} {kind}")
+
+
+def _add_liveness_columns(conn: Connection) -> None:
+    """Version 2: the driver's pid, its start time and a heartbeat tell a lost trial."""
+    _add_trial_columns(conn, "pid", "pid_start", "heartbeat_at")
+
+
+# Ordered: (the version a database has after it, the change). A database made by an
+# older mitosis_hydra gets the changes it lacks, in order, under the write lock.
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (2, _add_liveness_columns),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
 def create(engine: Engine, url: str) -> None:
-    """Create missing tables once, safely when several processes start on a fresh folder."""
+    """Create missing tables once, safely when several processes start on a fresh folder.
+
+    A database of an older schema version is migrated in the same transaction: its
+    rows stay, and it gains what the migrations add.
+    """
     with engine.connect() as conn:
         conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             take_write_lock(conn)
+            fresh = not sa.inspect(conn).has_table(trials.name)
+            version = None if fresh else _stored_version(conn)
+            if version is not None and version < SCHEMA_VERSION:
+                for target, migrate in MIGRATIONS:
+                    if target > version:
+                        migrate(conn)
+                conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
             metadata.create_all(conn, checkfirst=True)
             for index in trials.indexes:  # indexes added since a database was made
                 index.create(conn, checkfirst=True)
@@ -114,3 +155,9 @@ def create(engine: Engine, url: str) -> None:
                     f"this mitosis_hydra understands ({SCHEMA_VERSION}).\n"
                     "Upgrade mitosis_hydra to read it."
                 )
+
+
+def _stored_version(conn: Connection) -> int | None:
+    if not sa.inspect(conn).has_table(schema_info.name):
+        return 1  # the first databases had the tables, and version 1, from the start
+    return conn.execute(sa.select(schema_info.c.version)).scalar()

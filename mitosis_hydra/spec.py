@@ -15,6 +15,7 @@ from typing import Any
 from .canonical import canonical_hash, canonical_string
 from .command import user_command
 from .errors import ConfigError
+from .output_limit import DEFAULT_MAX_OUTPUT
 from .records import VariantValue
 
 FORMATS = ("html", "ipynb", "both")
@@ -50,6 +51,7 @@ class Settings:
     untracked: tuple[str, ...] = ()
     db: str | None = None
     format: str = "html"
+    max_output: int = DEFAULT_MAX_OUTPUT  # characters per cell and stream in the notebook
 
 
 @dataclass(frozen=True)
@@ -185,12 +187,20 @@ def _settings(block: Any, default_trials_folder: Path) -> Settings:
             f"mitosis.untracked must be a list of parameter names, got {untracked!r}.\n"
             "Write it as e.g. mitosis.untracked=[device]."
         )
+    max_output = block.get("max_output", DEFAULT_MAX_OUTPUT)
+    if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 1:
+        raise ConfigError(
+            f"mitosis.max_output must be a positive number of characters, got {max_output!r}.\n"
+            "  it bounds each cell's printed output in the notebook (the log keeps it all)\n"
+            f"Write it as e.g. mitosis.max_output={DEFAULT_MAX_OUTPUT}."
+        )
     folder = block.get("trials_folder")
     return Settings(
         trials_folder=Path(folder) if folder else default_trials_folder,
         untracked=tuple(untracked),
         db=block.get("db") or None,
         format=fmt,
+        max_output=max_output,
     )
 
 

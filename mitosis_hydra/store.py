@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from . import schema
+from . import faults, liveness, schema
 from .errors import StoreError, TrialNotFoundError, VariantConflictError
 from .locks import conflict_message, find_conflicts
 from .naming import combination_key, trial_name
@@ -99,7 +99,7 @@ class TrialStore:
                     self._lock_variants(conn, plan)
                     iteration = self._next_iteration(conn, combo)
                     name = trial_name(plan.experiment, tracked, iteration)
-                    record = plan.open_record(name, iteration)
+                    record = replace(plan.open_record(name, iteration), heartbeat_at=liveness.now())
                     conn.execute(schema.trials.insert().values(_record_row(record, combo)))
                     return record
             except sa.exc.IntegrityError as error:
@@ -120,7 +120,7 @@ class TrialStore:
         error: str | None = None,
     ) -> TrialRecord:
         """Close a record: its final status, outcome and timings."""
-        record = self.get(key)
+        record = self._get(key)
         finished = datetime.now(UTC)
         values = {
             "status": status.value,
@@ -134,7 +134,18 @@ class TrialStore:
         }
         with self._write() as conn:
             conn.execute(schema.trials.update().where(schema.trials.c.key == key).values(values))
-        return self.get(key)
+            faults.inject("closing")  # a test hook: SIGKILL inside the transaction
+        return self._get(key)
+
+    def heartbeat(self, key: str) -> None:
+        """Tell readers the driver of this `running` trial is alive (one short write)."""
+        table = schema.trials
+        with self._write() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.key == key, table.c.status == TrialStatus.RUNNING.value)
+                .values(heartbeat_at=liveness.now().isoformat())
+            )
 
     # -- reads -------------------------------------------------------------------
 
@@ -147,7 +158,13 @@ class TrialStore:
         return find_conflicts(variants, stored)
 
     def get(self, key_or_prefix: str) -> TrialRecord:
-        """The trial with this key, or with the only key that starts with it."""
+        """The trial with this key, or with the only key that starts with it.
+
+        A `running` trial whose driver is gone is closed as `lost` on the way.
+        """
+        return self._detect_lost([self._get(key_or_prefix)])[0]
+
+    def _get(self, key_or_prefix: str) -> TrialRecord:
         table = schema.trials
         with self._read() as conn:
             # A full key uses the primary key index; LIKE (the prefix search) scans the table.
@@ -180,6 +197,7 @@ class TrialStore:
         """Trial records, oldest first; the keys now, each record when first reached."""
         if not self.exists():
             return TrialList([], self._records)
+        self.close_lost()
         table = schema.trials
         query = sa.select(table.c.key).order_by(table.c.started_at, table.c.key)
         if experiment is not None:
@@ -204,7 +222,71 @@ class TrialStore:
         with self._read() as conn:
             rows = conn.execute(sa.select(table).where(table.c.key.in_(keys))).all()
         found = {row[0]: _row_record(row, self.trials_folder) for row in rows}
-        return [found[key] for key in keys]
+        return self._detect_lost([found[key] for key in keys])
+
+    # -- lost trials ---------------------------------------------------------------
+
+    def close_lost(self) -> list[TrialRecord]:
+        """Close every `running` trial whose driver is gone as `lost`; return those."""
+        table = schema.trials
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(table).where(table.c.status == TrialStatus.RUNNING.value)
+            ).all()
+        records = [_row_record(row, self.trials_folder) for row in rows]
+        return [r for r in self._detect_lost(records) if r.status is TrialStatus.LOST]
+
+    def _detect_lost(self, records: list[TrialRecord]) -> list[TrialRecord]:
+        if not any(r.status is TrialStatus.RUNNING for r in records):
+            return records
+        now, host, max_age = liveness.now(), liveness.this_host(), liveness.lost_after()
+        checked = []
+        for record in records:
+            reason = record.status is TrialStatus.RUNNING and liveness.lost_reason(
+                host=record.host,
+                pid=record.pid,
+                pid_start=record.pid_start,
+                heartbeat_at=record.heartbeat_at or record.started_at,
+                now=now,
+                local_host=host,
+                max_age=max_age,
+            )
+            checked.append(self._mark_lost(record, reason, now, host) if reason else record)
+        return checked
+
+    def _mark_lost(self, record: TrialRecord, reason: str, now: datetime, host: str) -> TrialRecord:
+        """Close the row as `lost`, unless it changed since it was read (idempotent, race-safe).
+
+        Its end is its last sign of life, the heartbeat. On a database that cannot be
+        written (read-only), the record is still shown as lost.
+        """
+        table = schema.trials
+        last = record.heartbeat_at or record.started_at
+        error = f"lost: {reason} (detected {now:%Y-%m-%d %H:%M:%S} UTC on {host})"
+        seen = record.heartbeat_at.isoformat() if record.heartbeat_at else None
+        values = {
+            "status": TrialStatus.LOST.value,
+            "finished_at": last.isoformat(),
+            "wall_time": (last - record.started_at).total_seconds(),
+            "error": error,
+        }
+        try:
+            with self._write() as conn:
+                same_beat = (
+                    table.c.heartbeat_at.is_(None) if seen is None else table.c.heartbeat_at == seen
+                )
+                conn.execute(
+                    table.update()
+                    .where(
+                        table.c.key == record.key,
+                        table.c.status == TrialStatus.RUNNING.value,
+                        same_beat,
+                    )
+                    .values(values)
+                )
+            return self._get(record.key)
+        except sa.exc.DBAPIError:
+            return replace(record, status=TrialStatus.LOST, finished_at=last, error=error)
 
     def variant_locks(self) -> list[VariantLock]:
         """Every locked variant with the number of trials recorded with its current value."""
@@ -339,6 +421,9 @@ def _record_row(record: TrialRecord, combo: str) -> dict[str, Any]:
         "folder": record.name,
         "host": record.host,
         "reproduction_of": record.reproduction_of,
+        "pid": record.pid,
+        "pid_start": record.pid_start,
+        "heartbeat_at": record.heartbeat_at.isoformat() if record.heartbeat_at else None,
         "main": _dumps(None),
         "metrics": _dumps({}),
     }
@@ -357,7 +442,7 @@ def _row_record(row: Any, trials_folder: Path) -> TrialRecord:
     # Row's fields by name costs more than decoding them, over 100,000 rows.
     (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
      finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
-     reproduction_of) = row  # fmt: skip
+     reproduction_of, pid, pid_start, heartbeat_at) = row  # fmt: skip
     return TrialRecord(
         key=key,
         experiment=experiment,
@@ -378,6 +463,9 @@ def _row_record(row: Any, trials_folder: Path) -> TrialRecord:
         host=host or "",
         error=error,
         reproduction_of=reproduction_of,
+        pid=pid,
+        pid_start=pid_start,
+        heartbeat_at=datetime.fromisoformat(heartbeat_at) if heartbeat_at else None,
     )
 
 

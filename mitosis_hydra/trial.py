@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import environment, gitinfo
+from . import environment, faults, gitinfo, liveness
 from .errors import MitosisError, TrialFailedError, TrialInterruptedError
 from .kernel import ExecutionResult, TrialKernel, sigterm_as_exception, take_prestarted
 from .naming import debug_name
@@ -104,6 +105,7 @@ def run_trial(
     process can close the record if the process dies without doing so.
     """
     kernel = kernel or take_prestarted(str(context.cwd)) or new_kernel(context.cwd)
+    faults.arm(kernel.process)
     threading.Thread(target=_import_exporter, daemon=True).start()  # while the kernel boots
     try:
         with sigterm_as_exception():
@@ -123,11 +125,16 @@ def _checked_and_recorded(
     if not spec.debug:
         gitinfo.require_clean(git, context.cwd)
     store = None if spec.debug else TrialStore(folder, spec.settings.db)
+    faults.inject("before-locks")
     record = _open_record(spec, context, git, folder, store)
     if on_record is not None and store is not None:
         on_record(record, store)
+    faults.inject("record-opened")
     try:
-        return _execute(spec, context, git, record, store, kernel)
+        if store is None:
+            return _execute(spec, context, git, record, store, kernel)
+        with liveness.Heartbeat(lambda: store.heartbeat(record.key)):
+            return _execute(spec, context, git, record, store, kernel)
     except BaseException as error:  # never leave a record `running` (SIGTERM included)
         if store is not None:
             failed = isinstance(error, Exception)
@@ -154,6 +161,8 @@ def _open_record(
         started_at=datetime.now(UTC),
         trials_folder=folder,
         reproduction_of=context.reproduction_of,
+        pid=os.getpid(),
+        pid_start=liveness.process_start(os.getpid()),
     )
     if store is not None:
         return store.begin_trial(plan)
@@ -179,9 +188,12 @@ def _execute(
         ) from error
     _write_files(spec, context, git, record, trial_dir)
     notebook = build_notebook(_notebook_plan(spec, context, record), _provenance(spec, record))
-    result = kernel.execute(notebook)
+    result = kernel.execute(
+        notebook, max_output=spec.settings.max_output, log_file=str(trial_dir / LOG_FILE)
+    )
     if git.is_repo:
         _warn_of_leftovers(record, git, gitinfo.read_state(context.cwd), trial_dir)
+    faults.inject("exporting")
     notebook_path = export_notebook(notebook, trial_dir, spec.settings.format)
     status, summary, error = _judge(result, trial_dir)
     finished = _close(record, store, status, notebook_path, summary, error)

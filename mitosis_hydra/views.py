@@ -24,6 +24,7 @@ STATUS_STYLE = {
     "failed": "bold red",
     "running": "yellow",
     "interrupted": "magenta",
+    "lost": "bold blue",
 }
 
 
@@ -73,7 +74,7 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
-_ANSI = {"finished": "32", "failed": "1;31", "running": "33", "interrupted": "35"}
+_ANSI = {"finished": "32", "failed": "1;31", "running": "33", "interrupted": "35", "lost": "1;34"}
 
 
 def trials_table(records: Sequence[TrialRecord]) -> None:
@@ -145,7 +146,11 @@ def trial_details(details: dict[str, Any]) -> None:
         ("git", f"{env['git_root']} branch {env['branch'] or '?'} {env['remote'] or ''}".strip()),
         ("command", env["command"]),
     ])  # fmt: skip
-    _section(out, "paths", [(k, v or "(none)") for k, v in details["paths"].items()])
+    missing = set(details.get("missing") or ())
+    _section(out, "paths", [
+        (k, f"{v} (missing: deleted or moved)" if k in missing else v or "(none)")
+        for k, v in details["paths"].items()
+    ])  # fmt: skip
     if details.get("files"):
         files = [(f["path"], f"{f['bytes']:,} bytes") for f in details["files"]]
         _section(out, "files written by run", files)
@@ -168,6 +173,7 @@ def _record_rows(record: dict[str, Any], reproductions: list[dict[str, Any]]) ->
         ("wall time", _seconds(record["wall_time"])),
         ("cpu time", _seconds(record["cpu_time"])),
         ("host", record["host"]),
+        *_driver_row(record),
         ("main", fmt(record["main"])),
     ]
     rows += [(f"  {name}", fmt(value)) for name, value in sorted(record["metrics"].items())]
@@ -176,6 +182,13 @@ def _record_rows(record: dict[str, Any], reproductions: list[dict[str, Any]]) ->
     rows += [("reproduced by", f"{r['key']} {r['name']} ({r['status']}, main {fmt(r['main'])})")
              for r in reproductions]  # fmt: skip
     return rows
+
+
+def _driver_row(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Who ran it, and its last sign of life (what tells a lost trial; see liveness.py)."""
+    if record.get("pid") is None:
+        return []
+    return [("driver", f"pid {record['pid']}, last heartbeat {record.get('heartbeat_at') or '?'}")]
 
 
 def _section(out: Console, title: str, rows: list[tuple[str, str]]) -> None:
@@ -313,6 +326,11 @@ def reproduction(result: Any) -> None:
         return
     label = "new trial" if result.recorded else "debug trial"
     out.print(f"  {label}: {result.name} (key {result.key}): {status_text(result.status)}")
+    if original.status.value != "finished":
+        out.print(
+            f"  the original trial {original.status.value}: it has no main metric, so its "
+            "status and the last line of its error are compared"
+        )
     table = Table(box=None, padding=(0, 2))
     for column in ("value", "original", "reproduced", ""):
         table.add_column(column)

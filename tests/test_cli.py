@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
@@ -227,7 +228,11 @@ def test_usage_errors_exit_2(tmp_path: Path):
 
 
 def test_summarize_and_split_are_plain_statistics():
-    assert summarize([1, 2, 3, None, "x", True, float("nan")]) == summarize([1.0, 2.0, 3.0])
+    assert summarize([1, 2, 3, None, "x", True]) == summarize([1.0, 2.0, 3.0])
+    # NaN and inf count, as IEEE arithmetic has them: a blank would hide them (issue 9)
+    with_nan = summarize([1, 2, float("nan")])
+    assert with_nan is not None and with_nan.count == 3 and math.isnan(with_nan.mean)
+    assert summarize([1.0, float("inf")]).mean == float("inf")
     stats = summarize([1, 2, 3])
     assert stats is not None and (stats.count, stats.mean, stats.std) == (3, 2.0, 1.0)
     single = summarize([5])

@@ -174,3 +174,12 @@ def test_render_escapes_and_links_relative():
     svg = svg_plot(records)
     assert svg.count("<circle") == 2 and "a=x" in svg and "a=y" in svg
     assert "No finished trial" in svg_plot([records[2]])
+
+
+def test_a_missing_notebook_is_marked_not_linked():
+    records = [record("t1", 1.0), record("t2", 2.0)]
+    text = render_index(records, Path("/t"), title="T", missing={"t2"})
+    assert 'href="t1/notebook.html"' in text
+    assert 'href="t2/notebook.html"' not in text
+    assert "notebook.html (missing)</span>" in text
+    assert 'title="/t/t2/notebook.html was deleted or moved"' in text

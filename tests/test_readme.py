@@ -97,3 +97,21 @@ def test_readme_session(session: str, tmp_path: Path):
             timeout=300,
         )
         assert_output_matches(command, expected, result.stdout + result.stderr)
+
+
+# A number with this many significant digits depends on the CPU's BLAS (summation order).
+_TOO_PRECISE = re.compile(r"(?<![\w.])\d*\.\d+(?![\d.]*\.\.\.)")
+
+
+def test_readme_outputs_compare_no_last_digit_floats():
+    """0.00010589033938401826 on one machine is 0.00010589033938579462 on another: the
+    12th significant digit already differs. Expected outputs elide digits with `...`."""
+    too_precise = []
+    for steps in readme_blocks().values():
+        for _command, expected in steps:
+            for line in expected:
+                for number in _TOO_PRECISE.findall(line):
+                    digits = number.replace(".", "").lstrip("0")
+                    if len(digits) > 10:
+                        too_precise.append((number, line))
+    assert too_precise == [], too_precise

@@ -118,3 +118,45 @@ def test_a_users_trial_is_recorded_in_the_server(user_project, url: str) -> None
     assert record["status"] == "finished" and record["seed"] == 3
     assert record["variants"]["amplitude"] == "big"
     assert Path(record["notebook"]).is_file()
+
+
+def test_a_lost_trial_is_detected_and_a_version_1_database_migrated_on_postgres(
+    tmp_path: Path, url: str
+) -> None:
+    import sqlalchemy as sa
+
+    from mitosis_hydra import schema
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # the tables as version 1 made them, with one running row
+        conn.exec_driver_sql("CREATE TABLE schema_info (version INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO schema_info VALUES (1)")
+        old = sa.MetaData()
+        columns = [c._copy() for c in schema.trials.columns if c.name in _VERSION_1]
+        sa.Table("trials", old, *columns).create(conn)
+        conn.execute(
+            sa.text(
+                "INSERT INTO trials (key, experiment, name, combo, iteration, status, seed,"
+                ' "commit", variants, started_at, main, metrics, folder, host) VALUES'
+                " ('oldrunning12', 'sine', 'sine-1', 'c', 1, 'running', 0, 'abc', '{}',"
+                " '2026-01-05T11:00:00+00:00', 'null', '{}', 'sine-1', 'node-1')"
+            )
+        )
+    engine.dispose()
+    store = TrialStore(tmp_path / "trials", url)
+
+    [lost] = store.list_trials()
+
+    assert lost.key == "oldrunning12" and lost.status is TrialStatus.LOST
+    assert "sent no heartbeat" in lost.error
+    fresh = store.begin_trial(plan(store.trials_folder))
+    assert store.get(fresh.key).status is TrialStatus.RUNNING
+    store.heartbeat(fresh.key)
+    assert [r.status for r in store.list_trials(status="lost")] == [TrialStatus.LOST]
+
+
+_VERSION_1 = {
+    *("key", "experiment", "name", "combo", "iteration", "status", "seed", "commit"),
+    *("variants", "started_at", "finished_at", "wall_time", "cpu_time", "main", "metrics"),
+    *("folder", "notebook", "host", "error", "reproduction_of"),
+}
