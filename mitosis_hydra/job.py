@@ -60,8 +60,18 @@ def spec_and_context(
         overrides=tuple(hydra_cfg.overrides.task),
         argv=_user_argv(),
         reproduction_of=reproduction_of,
+        sweep=sweep_id(hydra_cfg),
     )
     return spec, context
+
+
+def sweep_id(hydra_cfg: Any) -> str | None:
+    """The id of the multirun a job belongs to: the last part of its sweep folder."""
+    from hydra.types import RunMode
+
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(str(hydra_cfg.sweep.dir)).name or None
 
 
 def option_sources(

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: trials.sweep
 metadata = sa.MetaData()
 
 schema_info = sa.Table(
@@ -53,6 +53,7 @@ trials = sa.Table(
     sa.Column("host", sa.String(255)),
     sa.Column("error", sa.Text),
     sa.Column("reproduction_of", sa.String(32)),
+    sa.Column("sweep", sa.String(255)),  # schema version 2 (see _add_sweep_column)
     sa.UniqueConstraint("combo", "iteration", name="uq_trials_combo_iteration"),
     sa.Index("ix_trials_experiment_started", "experiment", "started_at"),
     # list_trials' order; covering, so listing 100,000 keys is an index scan
@@ -108,9 +109,18 @@ def create(engine: Engine, url: str) -> None:
             version = conn.execute(sa.select(schema_info.c.version)).scalar()
             if version is None:
                 conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
+            elif version < 2:
+                _add_sweep_column(conn)
             elif version > SCHEMA_VERSION:
                 raise StoreError(
                     f"The trials database {url} has schema version {version}, newer than "
                     f"this mitosis_hydra understands ({SCHEMA_VERSION}).\n"
                     "Upgrade mitosis_hydra to read it."
                 )
+
+
+def _add_sweep_column(conn: Connection) -> None:
+    """Version 1 → 2: each trial records the sweep it was a job of (NULL for older trials)."""
+    if "sweep" not in {column["name"] for column in sa.inspect(conn).get_columns("trials")}:
+        conn.execute(sa.text("ALTER TABLE trials ADD COLUMN sweep VARCHAR(255)"))
+    conn.execute(schema_info.update().values(version=2))

@@ -49,6 +49,7 @@ class Settings:
     untracked: tuple[str, ...] = ()
     db: str | None = None
     format: str = "html"
+    resume: bool = False  # skip a sweep's jobs that already have a finished trial
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def _settings(block: Any, default_trials_folder: Path) -> Settings:
         untracked=tuple(untracked),
         db=block.get("db") or None,
         format=fmt,
+        resume=_flag(block.get("resume", False), "mitosis.resume"),
     )
 
 

@@ -175,7 +175,11 @@ class TrialStore:
         )
 
     def list_trials(
-        self, *, experiment: str | None = None, status: str | TrialStatus | None = None
+        self,
+        *,
+        experiment: str | None = None,
+        status: str | TrialStatus | None = None,
+        sweep: str | None = None,
     ) -> TrialList:
         """Trial records, oldest first; the keys now, each record when first reached."""
         if not self.exists():
@@ -184,11 +188,39 @@ class TrialStore:
         query = sa.select(table.c.key).order_by(table.c.started_at, table.c.key)
         if experiment is not None:
             query = query.where(table.c.experiment == experiment)
+        if sweep is not None:
+            query = query.where(table.c.sweep == sweep)
         if status is not None:
             query = query.where(table.c.status == TrialStatus(status).value)
         with self._read() as conn:
             keys = conn.execute(query).scalars().all()
         return TrialList(keys, self._records)
+
+    def finished_trial(
+        self, experiment: str, variants: dict[str, str], seed: int, commit: str
+    ) -> TrialRecord | None:
+        """The latest finished trial of this experiment, variants and seed at `commit`, if any.
+
+        What a resumed sweep skips a job for; failed, interrupted and running trials do not count.
+        """
+        if not self.exists():
+            return None
+        table = schema.trials
+        query = (
+            sa.select(table)
+            .where(
+                table.c.experiment == experiment,
+                table.c.variants == _dumps(variants),
+                table.c.seed == seed,
+                table.c.commit == commit,
+                table.c.status == TrialStatus.FINISHED.value,
+            )
+            .order_by(table.c.started_at.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _row_record(row, self.trials_folder)
 
     def keys_named(self, name: str) -> list[str]:
         """Keys of the trials with this full name (one, unless the database was merged)."""
@@ -339,6 +371,7 @@ def _record_row(record: TrialRecord, combo: str) -> dict[str, Any]:
         "folder": record.name,
         "host": record.host,
         "reproduction_of": record.reproduction_of,
+        "sweep": record.sweep,
         "main": _dumps(None),
         "metrics": _dumps({}),
     }
@@ -357,7 +390,7 @@ def _row_record(row: Any, trials_folder: Path) -> TrialRecord:
     # Row's fields by name costs more than decoding them, over 100,000 rows.
     (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
      finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
-     reproduction_of) = row  # fmt: skip
+     reproduction_of, sweep) = row  # fmt: skip
     return TrialRecord(
         key=key,
         experiment=experiment,
@@ -378,6 +411,7 @@ def _row_record(row: Any, trials_folder: Path) -> TrialRecord:
         host=host or "",
         error=error,
         reproduction_of=reproduction_of,
+        sweep=sweep,
     )
 
 
