@@ -12,7 +12,10 @@ import json
 import pickle
 import re
 import signal
+import socket
+import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cloudpickle
@@ -21,6 +24,7 @@ from omegaconf import OmegaConf
 from reading_project import cli, cli_json
 
 from mitosis_hydra import TrialFailedError, TrialMain
+from mitosis_hydra.store import TrialStore, close_engines
 
 kernel = pytest.mark.kernel
 
@@ -135,6 +139,7 @@ LAUNCHERS = {
     "joblib": ("--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"),
     "submitit_local": ("--multirun", "hydra/launcher=submitit_local"),
     "mitosis": MITOSIS,
+    "mitosis+joblib": (*MITOSIS, "+hydra/launcher@hydra.launcher.inner=joblib"),
 }
 
 
@@ -174,8 +179,12 @@ def test_a_job_returns_the_main_metric_and_a_failed_trial_is_a_failed_job(
         "notebook": str(boom.notebook),
         "trial_status": "failed",
     }, result.output
-    if launcher == "mitosis":
+    if launcher.startswith("mitosis"):  # the summary reads the failed job's fields
         assert "1 of 2 trials did not finish (1 failed)" in result.stderr
+        assert f"boom-amplitude_big-1 failed  notebook: {boom.notebook}" in result.stderr
+        lines = result.stdout.splitlines()
+        row = next(line for line in lines if line.startswith(" boom-amplitude_big-1 "))
+        assert "failed" in row and "trials/boom-amplitude_big-1/notebook.html" in row, row
     else:
         assert "boom: the experiment broke with amplitude 10" in result.stderr
 
@@ -412,3 +421,26 @@ def test_an_unknown_sweep_id_is_a_usage_error(project):
     assert result.returncode == 2
     assert result.stderr.startswith("No trial of sweep '2020-01-01_00-00-00-abcd' is recorded.\n")
     assert "Copy the id from the `sweep …` line of the sweep's summary" in result.stderr
+
+
+def test_a_database_of_schema_version_1_gains_the_sweep_column(tmp_path):
+    from mitosis_hydra.records import TrialPlan
+
+    folder = tmp_path / "trials"
+    plan = TrialPlan(
+        "k3yk3yk3y2", "draw", {}, (), "c0ffee", 0, socket.gethostname(), datetime.now(UTC), folder
+    )
+    TrialStore(folder).begin_trial(plan)
+    close_engines()
+    with sqlite3.connect(folder / "mitosis.sqlite") as db:  # as version 1 left it
+        db.execute("ALTER TABLE trials DROP COLUMN sweep")
+        db.execute("UPDATE schema_info SET version = 1")
+    db.close()
+
+    [old] = TrialStore(folder).list_trials()
+
+    assert (old.key, old.sweep) == ("k3yk3yk3y2", None)
+    with sqlite3.connect(folder / "mitosis.sqlite") as db:
+        assert db.execute("SELECT version FROM schema_info").fetchall() == [(2,)]
+    db.close()
+    close_engines()
