@@ -100,31 +100,37 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         print(str(error), file=sys.stderr, flush=True)
         sys.exit(EXIT_REFUSED)
     skipped = _done_before(jobs, bool(getattr(launcher, "resume", False)))
-    to_run = [job for job in jobs if job.index not in skipped]
-    ran: dict[int, tuple[TrialResult, JobReturn]] = {}
-    interrupted = False
-    if to_run and launcher.inner is not None:
-        returns = _launch_inner(launcher, [job.overrides for job in to_run], to_run[0].index)
-        for offset, (job, ret) in enumerate(zip(to_run, returns, strict=True)):
-            ran[job.index] = (_result_of_return(offset, ret), ret)
-    elif to_run:
-        warming.join()  # no thread may run while the workers are forked
-        results, interrupted = _run_in_workers(launcher, to_run)
-        for job, result in zip(to_run, results, strict=True):
-            ran[job.index] = (result, _job_return(job, result))
+    if warming is not None:
+        warming.join()  # no thread may run while workers are forked (also the next batch's)
+    ran, interrupted = _run_jobs(launcher, [job for job in jobs if job.index not in skipped])
     results, returns = [], []
-    for position, job in enumerate(jobs):
+    for job in jobs:  # in order; a row is labelled by its job number if it has no trial
         if job.index in skipped:
-            result = _skipped_result(position, skipped[job.index])
+            result = _skipped_result(job.index, skipped[job.index])
             ran[job.index] = (result, _job_return(job, result))
         result, ret = ran[job.index]
-        results.append(replace(result, position=position))
+        results.append(replace(result, position=job.index))
         returns.append(ret)
     print_summary(results, time.perf_counter() - began, sweep=sweep_dir.name)
     if interrupted:
         print("The sweep was interrupted (Ctrl-C).", file=sys.stderr, flush=True)
         sys.exit(EXIT_INTERRUPTED)
     return _mark_incomplete(returns, results)
+
+
+def _run_jobs(
+    launcher: Any, jobs: list[SweepJob]
+) -> tuple[dict[int, tuple[TrialResult, JobReturn]], bool]:
+    """Run jobs here or through `inner`: job number → (summary row, JobReturn), and Ctrl-C."""
+    if not jobs:
+        return {}, False
+    if launcher.inner is not None:
+        returns = _launch_inner(launcher, [job.overrides for job in jobs], jobs[0].index)
+        pairs = zip(jobs, returns, strict=True)
+        return {job.index: (_result_of_return(job.index, ret), ret) for job, ret in pairs}, False
+    results, interrupted = _run_in_workers(launcher, jobs)
+    pairs = zip(jobs, results, strict=True)
+    return {job.index: (result, _job_return(job, result)) for job, result in pairs}, interrupted
 
 
 def _done_before(jobs: list[SweepJob], resume: bool) -> dict[int, TrialRecord]:
