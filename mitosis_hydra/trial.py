@@ -245,7 +245,13 @@ def _write_files(
         "argv": list(context.argv),
         "overrides": list(context.overrides),
     }
-    env["trial"] = {"key": record.key, "name": record.name, "debug": spec.debug}
+    # the sweep id too: a database rebuilt from these files keeps it
+    env["trial"] = {
+        "key": record.key,
+        "name": record.name,
+        "debug": spec.debug,
+        "sweep": context.sweep,
+    }
     (trial_dir / ENVIRONMENT_FILE).write_text(json.dumps(env, indent=2), encoding="utf-8")
     if spec.debug and git.root is not None:
         (trial_dir / DIFF_FILE).write_text(gitinfo.diff(git.root), encoding="utf-8")

@@ -411,6 +411,11 @@ def test_list_and_compare_select_the_trials_of_one_sweep(project):
     assert {t["sweep"] for t in listed} == {sweep}
     [comparison] = compared
     assert [row["trials"] for row in comparison["rows"]] == [2]
+    of_sweep = project.trials(sweep=sweep)
+    assert [t.name for t in of_sweep] == [t["name"] for t in listed]
+    for trial in of_sweep:  # also in its files, for a rebuilt database
+        environment = json.loads((trial.folder / "environment.json").read_text())
+        assert environment["trial"]["sweep"] == sweep
 
 
 def test_an_unknown_sweep_id_is_a_usage_error(project):
