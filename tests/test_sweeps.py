@@ -445,3 +445,22 @@ def test_a_database_of_schema_version_1_gains_the_sweep_column(tmp_path):
         assert db.execute("SELECT version FROM schema_info").fetchall() == [(2,)]
     db.close()
     close_engines()
+
+
+@kernel
+def test_a_single_run_with_resume_reports_its_finished_trial_and_a_bad_value_is_refused(project):
+    first = project.run("+exp=draw", "amplitude=small")
+    assert first.returncode == 0, first.output
+    [trial] = project.trials()
+
+    again = project.run("+exp=draw", "amplitude=small", "mitosis.resume=true")
+    wrong = project.run("+exp=draw", "amplitude=small", "mitosis.resume=maybe")
+
+    assert again.returncode == 0, again.output
+    assert f"trial {trial.name} (key {trial.key}): done before, skipped (mitosis.resume)" in (
+        again.stdout
+    )
+    assert f"notebook: {trial.notebook}" in again.stdout
+    assert wrong.returncode == 2, wrong.output
+    assert "mitosis.resume must be true or false, got 'maybe'." in wrong.stderr
+    assert [t.key for t in project.trials()] == [trial.key]
