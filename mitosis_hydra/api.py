@@ -23,14 +23,17 @@ def list_trials(
     experiment: str | None = None,
     status: str | TrialStatus | None = None,
     db: str | None = None,
+    sweep: str | None = None,
 ) -> TrialList:
     """Recorded trials, oldest first (debug trials are never recorded).
 
     A sequence, not a list: it holds the keys, and reads records a page at a
     time as they are reached, so the newest few of 100,000 cost milliseconds.
     A `running` trial whose driver died is closed as `lost` first (see liveness.py).
+    `sweep` keeps the trials of one `--multirun` (the id its summary shows).
     """
-    return open_store(trials_folder, db).list_trials(experiment=experiment, status=status)
+    store = open_store(trials_folder, db)
+    return store.list_trials(experiment=experiment, status=status, sweep=sweep)
 
 
 def load_trial_data(

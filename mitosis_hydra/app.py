@@ -141,6 +141,10 @@ def run_job(cfg: Any) -> Any:
     single = HydraConfig.get().mode == RunMode.RUN
     try:
         spec, context = spec_and_context(cfg)
+        if spec.settings.resume:  # under any launcher: checked as the job starts
+            skipped = _done_before(spec, context)
+            if skipped is not None:
+                return skipped
         outcome = run_trial(spec, context)
     except MitosisError as error:
         if not single:
@@ -160,3 +164,15 @@ def run_job(cfg: Any) -> Any:
         print(outcome.problem(), file=sys.stderr)
         sys.exit(130 if outcome.status is TrialStatus.INTERRUPTED else 1)
     return outcome.result_or_raise()
+
+
+def _done_before(spec: Any, context: Any) -> Any:
+    """With mitosis.resume=true: the recorded main of this job's finished trial, if any."""
+    from .records import TrialMain
+    from .resume import current_commit, done_before, done_before_line
+
+    record = done_before(spec, current_commit(context.cwd))
+    if record is None:
+        return None
+    print(done_before_line(record), flush=True)
+    return TrialMain.of(record, done_before=True)

@@ -85,6 +85,7 @@ def _add_reading(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="only trials with this variant (repeatable), e.g. amplitude=big",
     )
     p.add_argument("--last", type=_positive, metavar="N", help="only the N most recent (N ≥ 1)")
+    p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep (its summary says)")
     p = commands.add_parser("show", parents=parents, help="everything recorded about one trial")
     p.add_argument("key", help="a trial key, a unique prefix of one, or a trial name")
     p = commands.add_parser(
@@ -98,6 +99,7 @@ def _add_reading(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         choices=[*(s.value for s in TrialStatus), "all"],
         help="which trials count (default: finished)",
     )
+    p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep (its summary says)")
 
 
 def _add_variants(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -185,7 +187,9 @@ def _print_json(data: Any) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     from . import views
 
-    records = _store(args).list_trials(experiment=args.experiment, status=args.status)
+    store = _store(args)
+    records = store.list_trials(experiment=args.experiment, status=args.status, sweep=args.sweep)
+    _require_sweep(store, args.sweep, records)
     for text in args.variant:
         group, sep, name = text.partition("=")
         if not sep or not group or not name:
@@ -200,6 +204,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         views.trials_table(records)
     return 0
+
+
+def _require_sweep(store: Any, sweep: str | None, records: Any) -> None:
+    """`--sweep ID` naming no recorded sweep is a mistake, not an empty table."""
+    if sweep is None or records or store.list_trials(sweep=sweep):
+        return
+    raise UsageError(
+        f"No trial of sweep {sweep!r} is recorded.\n"
+        f"  trials folder: {store.trials_folder}\n"
+        "Copy the id from the `sweep …` line of the sweep's summary, or see `list --json`."
+    )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -221,7 +236,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     store = _store(args)
     status = None if args.status == "all" else args.status
-    records = store.list_trials(experiment=args.experiment, status=status)
+    records = store.list_trials(experiment=args.experiment, status=status, sweep=args.sweep)
+    _require_sweep(store, args.sweep, records)
     if args.experiment and not records and not store.list_trials(experiment=args.experiment):
         known = sorted({r.experiment for r in store.list_trials()})
         raise UsageError(

@@ -159,6 +159,7 @@ def compare_trials(
     experiment: str | None = None,
     status: str | TrialStatus | None = TrialStatus.FINISHED,
     db: str | None = None,
+    sweep: str | None = None,
 ) -> list[Comparison]:
     """`mitosis-hydra compare` as data: per experiment, statistics per variant combination.
 
@@ -166,5 +167,5 @@ def compare_trials(
     """
     from .api import list_trials
 
-    records = list_trials(trials_folder, experiment=experiment, status=status, db=db)
+    records = list_trials(trials_folder, experiment=experiment, status=status, db=db, sweep=sweep)
     return compare_records(records)

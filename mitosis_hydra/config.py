@@ -12,12 +12,14 @@ _NODE = {
         "db": None,
         "format": "html",
         "max_output": 1_000_000,  # characters per cell and stream; output_limit.py
+        "resume": False,
     },
     "hydra": {
         # Hydra's own files go inside the trials folder, which ignores itself in git.
         "run": {"dir": "${mitosis.trials_folder}/.hydra"},
         "sweep": {
-            "dir": "${mitosis.trials_folder}/.hydra/multirun/${now:%Y-%m-%d_%H-%M-%S}",
+            # its last part is the sweep's id, recorded with each of its trials
+            "dir": "${mitosis.trials_folder}/.hydra/multirun/${mitosis_sweep_id:}",
             "subdir": "${hydra.job.num}",
         },
         "output_subdir": None,
@@ -26,6 +28,14 @@ _NODE = {
 }
 
 _registered = False
+
+
+def new_sweep_id() -> str:
+    """When the sweep started, and 4 random characters: two sweeps in one second stay apart."""
+    import secrets
+    import time
+
+    return f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{secrets.token_hex(2)}"
 
 
 def register_configs() -> None:
@@ -43,6 +53,9 @@ def register_configs() -> None:
 
     if not OmegaConf.has_resolver("mitosis_default_trials_folder"):
         OmegaConf.register_new_resolver("mitosis_default_trials_folder", _default_folder)
+    if not OmegaConf.has_resolver("mitosis_sweep_id"):
+        # cached like ${now:}: every job of a sweep (and every worker it is sent to) sees one id
+        OmegaConf.register_new_resolver("mitosis_sweep_id", new_sweep_id, use_cache=True)
     ConfigStore.instance().store(name="mitosis_hydra", node=_NODE, provider="mitosis_hydra")
     _registered = True
 

@@ -15,16 +15,17 @@ class MitosisError(Exception):
         super().__init__(message)
         self.message = message
 
-    def __reduce__(self):  # keep the message when crossing process boundaries
-        return (_rebuild, (type(self), self.message))
+    def __reduce__(self):  # keep the message and the fields when crossing process boundaries
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
 
     def __str__(self) -> str:
         return self.message
 
 
-def _rebuild(cls: type[MitosisError], message: str) -> MitosisError:
+def _rebuild(cls: type[MitosisError], message: str, fields: dict | None = None) -> MitosisError:
     error = cls.__new__(cls)
     MitosisError.__init__(error, message)
+    error.__dict__.update(fields or {})
     return error
 
 
@@ -52,11 +53,34 @@ class StoreError(MitosisError):
     """The trials database cannot be opened or is inconsistent."""
 
 
-class TrialFailedError(MitosisError):
+class TrialNotFinishedError(MitosisError):
+    """A recorded trial ended without a result; the error names it, as data.
+
+    A launcher or sweeper reads `key`, `name`, `status` and `notebook` (they
+    survive pickling out of a worker process) instead of parsing the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        name: str | None = None,
+        status: str = "failed",
+        notebook: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.name = name
+        self.status = status
+        self.notebook = notebook
+
+
+class TrialFailedError(TrialNotFinishedError):
     """The experiment raised or returned something that is not a result."""
 
 
-class TrialInterruptedError(MitosisError):
+class TrialInterruptedError(TrialNotFinishedError):
     """The trial was stopped by Ctrl-C, SIGTERM or the death of its kernel."""
 
 

@@ -64,6 +64,7 @@ def spec_and_context(
         argv=user_argv(),
         reproduction_of=reproduction_of,
         hydra=_resolved_hydra(hydra_cfg),
+        sweep=sweep_id(hydra_cfg),
     )
     return spec, context
 
@@ -89,6 +90,15 @@ def supplied_arguments(spec: TrialSpec) -> dict[str, str]:
     for name in spec.arguments:
         supplied.setdefault(name, f"experiment argument {name}")
     return supplied
+
+
+def sweep_id(hydra_cfg: Any) -> str | None:
+    """The id of the multirun a job belongs to: the last part of its sweep folder."""
+    from hydra.types import RunMode
+
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(str(hydra_cfg.sweep.dir)).name or None
 
 
 def option_sources(

@@ -15,29 +15,36 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import re
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
 from hydra.errors import CompactHydraException
 
-from .errors import MitosisError
+from .errors import (
+    MitosisError,
+    TrialFailedError,
+    TrialInterruptedError,
+    TrialNotFinishedError,
+)
 from .pool import TrialResult, WorkerPool, default_n_jobs, warm_up
-from .progress import SweepProgress, print_summary
+from .progress import DONE_BEFORE, SweepProgress, print_summary
+from .records import TrialMain, TrialRecord
 from .sweep import SweepJob, SweepRefusedError, compose_jobs, task_config, validate
 
 log = logging.getLogger(__name__)
 
 EXIT_REFUSED = 2
 EXIT_INTERRUPTED = 130
+COMPLETE = ("finished", DONE_BEFORE)  # the jobs that return a main metric
 
 
-class SweepIncompleteError(CompactHydraException, MitosisError):
+class SweepIncompleteError(CompactHydraException, TrialNotFinishedError):
     """Some trials of the sweep failed or were interrupted (the others are recorded)."""
 
 
@@ -47,30 +54,40 @@ def reuse_compositions(hydra_context: Any) -> None:
     The sweeper composes every job of a batch only to check it
     (`validate_batch_is_legal`) and throws the result away; the launcher then
     composes each again, ~0.15 s of the driver's time per job. The config
-    loader of this sweep keeps each composition and hands it out once more,
-    to the next request for the same master config and overrides.
+    loader of this sweep keeps each composition the sweeper asked for and hands
+    it to the launcher (`mitosis_take_composition`) once; what the launcher
+    composes itself is never kept, so no config is handed out twice.
     """
     loader = hydra_context.config_loader
     compose = loader.load_sweep_config
-    kept: dict[tuple[int, tuple[str, ...]], Any] = {}
+    kept: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
 
     def load_sweep_config(master_config: Any, sweep_overrides: list[str]) -> Any:
-        key = (id(master_config), tuple(sweep_overrides))
-        if key in kept:
-            return kept.pop(key)
         composed = compose(master_config=master_config, sweep_overrides=sweep_overrides)
-        kept[key] = composed
+        kept.setdefault((id(master_config), tuple(sweep_overrides)), []).append(composed)
         return composed
 
+    def take_composition(master_config: Any, sweep_overrides: list[str]) -> Any:
+        waiting = kept.get((id(master_config), tuple(sweep_overrides)))
+        if waiting:
+            return waiting.pop(0)
+        return compose(master_config=master_config, sweep_overrides=sweep_overrides)
+
     loader.load_sweep_config = load_sweep_config
+    loader.mitosis_take_composition = take_composition
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
-    """Compose and validate every job, run them (here or through `inner`), summarize."""
+    """Compose and validate every job, skip those done before (resume), run the rest, summarize.
+
+    Called once per batch when the sweeper sends batches; every call validates its
+    batch as a whole and returns one JobReturn per job, in order.
+    """
     setup_globals()
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     warming = None
     if launcher.inner is None:  # prime the workers' imports while the sweep is checked
@@ -82,19 +99,61 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     except SweepRefusedError as error:
         print(str(error), file=sys.stderr, flush=True)
         sys.exit(EXIT_REFUSED)
-    if launcher.inner is not None:
-        returns = _launch_inner(launcher, job_overrides, initial_job_idx)
-        results = [_result_of_return(job, ret) for job, ret in zip(jobs, returns, strict=True)]
-        interrupted = False
-    else:
-        warming.join()  # no thread may run while the workers are forked
-        results, interrupted = _run_in_workers(launcher, jobs)
-        returns = [_job_return(job, result) for job, result in zip(jobs, results, strict=True)]
-    print_summary(results, time.perf_counter() - began)
+    skipped = _done_before(jobs, bool(getattr(launcher, "resume", False)))
+    if warming is not None:
+        warming.join()  # no thread may run while workers are forked (also the next batch's)
+    ran, interrupted = _run_jobs(launcher, [job for job in jobs if job.index not in skipped])
+    results, returns = [], []
+    for job in jobs:  # in order; a row is labelled by its job number if it has no trial
+        if job.index in skipped:
+            result = _skipped_result(job.index, skipped[job.index])
+            ran[job.index] = (result, _job_return(job, result))
+        result, ret = ran[job.index]
+        results.append(replace(result, position=job.index))
+        returns.append(ret)
+    print_summary(results, time.perf_counter() - began, sweep=sweep_dir.name)
     if interrupted:
         print("The sweep was interrupted (Ctrl-C).", file=sys.stderr, flush=True)
         sys.exit(EXIT_INTERRUPTED)
     return _mark_incomplete(returns, results)
+
+
+def _run_jobs(
+    launcher: Any, jobs: list[SweepJob]
+) -> tuple[dict[int, tuple[TrialResult, JobReturn]], bool]:
+    """Run jobs here or through `inner`: job number → (summary row, JobReturn), and Ctrl-C."""
+    if not jobs:
+        return {}, False
+    if launcher.inner is not None:
+        returns = _launch_inner(launcher, [job.overrides for job in jobs], jobs[0].index)
+        pairs = zip(jobs, returns, strict=True)
+        return {job.index: (_result_of_return(job.index, ret), ret) for job, ret in pairs}, False
+    results, interrupted = _run_in_workers(launcher, jobs)
+    pairs = zip(jobs, results, strict=True)
+    return {job.index: (result, _job_return(job, result)) for job, result in pairs}, interrupted
+
+
+def _done_before(jobs: list[SweepJob], resume: bool) -> dict[int, TrialRecord]:
+    """Job number → its finished trial, for the jobs a resumed sweep need not run."""
+    if not any(resume or (job.spec and job.spec.settings.resume) for job in jobs):
+        return {}
+    from .resume import current_commit, done_before
+
+    commit = current_commit(Path.cwd())
+    found = {}
+    for job in jobs:
+        if job.spec is not None and (resume or job.spec.settings.resume):
+            record = done_before(job.spec, commit)
+            if record is not None:
+                found[job.index] = record
+    if found:
+        log.info(f"Resuming: {len(found)} of {len(jobs)} jobs have a finished trial already")
+    return found
+
+
+def _skipped_result(position: int, record: TrialRecord) -> TrialResult:
+    notebook = str(record.notebook) if record.notebook else None
+    return TrialResult(position, DONE_BEFORE, record.name, record.key, record.main, notebook)
 
 
 def _run_in_workers(launcher: Any, jobs: list[SweepJob]) -> tuple[list[TrialResult], bool]:
@@ -132,58 +191,60 @@ def _launch_inner(launcher: Any, job_overrides: Sequence[Sequence[str]], initial
     return list(inner.launch(job_overrides, initial_job_idx=initial))
 
 
-_FAILED_TRIAL = re.compile(r"^(\S+) \(key (\w+)\) (failed|interrupted):")
-
-
-def _result_of_return(job: SweepJob, ret: JobReturn) -> TrialResult:
-    """A row of the summary from what an inner launcher returned for one job."""
-    position = job.index
-    if ret.status is JobStatus.COMPLETED and isinstance(ret._return_value, dict):
-        record = ret._return_value
+def _result_of_return(position: int, ret: JobReturn) -> TrialResult:
+    """A row of the summary from what an inner launcher returned for one job (typed, not parsed)."""
+    value = ret._return_value
+    if ret.status is JobStatus.COMPLETED and isinstance(value, TrialMain):
+        status = DONE_BEFORE if value.done_before else "finished"
+        return TrialResult(position, status, value.name, value.key, float(value), value.notebook)
+    if isinstance(value, TrialNotFinishedError):
         return TrialResult(
-            position,
-            record["status"],
-            name=record["name"],
-            key=record["key"],
-            main=record["main"],
-            notebook=record["notebook"],
-            record=record,
+            position, value.status, value.name, value.key, None, value.notebook, str(value)
         )
-    message = str(ret._return_value)
-    match = _FAILED_TRIAL.match(message)
-    if match and job.spec is not None:
-        from .store import TrialStore
-
-        settings = job.spec.settings
-        record = TrialStore(settings.trials_folder, settings.db).get(match.group(2))
-        notebook = str(record.notebook) if record.notebook else None
-        return TrialResult(
-            position, record.status.value, record.name, record.key, None, notebook, message
-        )
-    return TrialResult(position, "failed", error=message)
+    return TrialResult(position, "failed", error=str(value))
 
 
 def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
-    """What Hydra's sweeper expects back for one job of the worker pool."""
+    """What Hydra's sweeper expects back for one job: its main metric, or its error."""
     from hydra.core.utils import JobRuntime
     from omegaconf import OmegaConf
 
-    finished = result.status == "finished"
+    completed = result.status in COMPLETE
     ret = JobReturn(
         overrides=list(job.overrides),
         cfg=task_config(job.config),
         hydra_cfg=OmegaConf.masked_copy(job.config, "hydra"),
         working_dir=os.getcwd(),
         task_name=JobRuntime.instance().get("name"),
-        status=JobStatus.COMPLETED if finished else JobStatus.FAILED,
+        status=JobStatus.COMPLETED if completed else JobStatus.FAILED,
     )
-    ret.return_value = result.record if finished else MitosisError(result.error or result.status)
+    if completed:
+        ret.return_value = TrialMain(
+            result.main,
+            key=result.key,
+            name=result.name,
+            notebook=result.notebook,
+            done_before=result.status == DONE_BEFORE,
+        )
+    else:
+        ret.return_value = _trial_error(result, result.error or result.status)
     return ret
 
 
+def _trial_error(result: TrialResult, message: str) -> MitosisError:
+    """The error of a job that did not finish, naming its trial in fields when it has one."""
+    error = TrialInterruptedError if result.status == "interrupted" else TrialFailedError
+    return error(
+        message, key=result.key, name=result.name, status=result.status, notebook=result.notebook
+    )
+
+
 def _mark_incomplete(returns: list[JobReturn], results: list[TrialResult]) -> list[JobReturn]:
-    """Failed jobs carry one sweep-level error, which Hydra prints as the reason to exit 1."""
-    incomplete = [result for result in results if result.status != "finished"]
+    """Failed jobs carry one sweep-level error, which Hydra prints as the reason to exit 1.
+
+    Each is its own SweepIncompleteError with the fields of its job's trial.
+    """
+    incomplete = [result for result in results if result.status not in COMPLETE]
     if not incomplete:
         return returns
     counts: dict[str, int] = {}
@@ -197,8 +258,14 @@ def _mark_incomplete(returns: list[JobReturn], results: list[TrialResult]) -> li
         where = f"  notebook: {result.notebook}" if result.notebook else ""
         lines.append(f"  {result.name or f'job #{result.position}'} {result.status}{where}")
     lines.append("The other trials are recorded; open the notebooks above to see what went wrong.")
-    error = SweepIncompleteError("\n".join(lines))
-    for ret in returns:
+    message = "\n".join(lines)
+    for ret, result in zip(returns, results, strict=True):
         if ret.status is not JobStatus.COMPLETED:
-            ret.return_value = error
+            ret.return_value = SweepIncompleteError(
+                message,
+                key=result.key,
+                name=result.name,
+                status=result.status,
+                notebook=result.notebook,
+            )
     return returns

@@ -9,7 +9,10 @@ holds up the others, and report `started` / `done` events to the driver.
 
 Ctrl-C belongs to the driver: workers ignore SIGINT, and the driver stops the
 sweep by setting a shared flag and sending SIGTERM, which each running trial
-turns into an `interrupted` record.
+turns into an `interrupted` record. A driver that dies without a word (SIGKILL,
+OOM) stops its sweep the same way: on Linux the kernel sends each worker
+SIGTERM when its parent dies (PR_SET_PDEATHSIG), and every worker checks its
+parent before it takes a job, so no trial runs for a sweep nobody waits for.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ class TrialResult:
     main: Any = None
     notebook: str | None = None
     error: str | None = None
-    record: dict[str, Any] | None = None  # the finished record: the job's return value
 
 
 def default_n_jobs() -> int:
@@ -62,6 +64,7 @@ class _Shared:
     stop: Any  # multiprocessing.Event: hand out no more jobs
     events: Any  # multiprocessing.Queue of (kind, position, payload)
     total: int
+    driver: int  # pid of the driver: a worker whose parent is another has lost its sweep
 
 
 class WorkerPool:
@@ -73,7 +76,7 @@ class WorkerPool:
         method = "fork" if sys.platform == "linux" else "spawn"
         self._mp = multiprocessing.get_context(method)
         self._shared = _Shared(
-            self._mp.Value("i", 0), self._mp.Event(), self._mp.Queue(), len(configs)
+            self._mp.Value("i", 0), self._mp.Event(), self._mp.Queue(), len(configs), os.getpid()
         )
         payload: Any = (hydra_context, Singleton.get_state(), configs)
         if method != "fork":  # spawned workers receive it pickled; forked ones inherit it
@@ -190,10 +193,12 @@ def _work(payload: Any, shared: _Shared) -> None:
     """A worker's life: take jobs until none is left, one fresh kernel per trial."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C means
     signal.signal(signal.SIGTERM, _raise_interrupted)
+    _end_with_driver()
     cwd = Path.cwd()
-    zygote = _start_zygote(cwd)
+    zygote = None
     ready = None
     try:
+        zygote = _start_zygote(cwd)
         hydra_context, configs = _unpack(payload)
         while (position := _claim(shared)) is not None:
             kernel, ready = ready or _new_kernel(cwd, zygote), None
@@ -209,6 +214,23 @@ def _work(payload: Any, shared: _Shared) -> None:
             ready.shutdown()
         if zygote is not None:
             zygote.close()
+        if _orphaned(shared):  # nobody reads the events: do not wait to flush them at exit
+            shared.events.cancel_join_thread()
+
+
+def _end_with_driver() -> None:
+    """Ask Linux to send this worker SIGTERM when the driver dies, however it dies."""
+    if sys.platform != "linux":
+        return  # elsewhere _claim's check of the parent is what stops the worker
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+def _orphaned(shared: _Shared) -> bool:
+    return os.getppid() != shared.driver
 
 
 def _unpack(payload: Any) -> tuple[Any, list[Any]]:
@@ -233,7 +255,7 @@ def _raise_interrupted(_signum: int, _frame: object) -> None:
 
 
 def _claim(shared: _Shared) -> int | None:
-    if shared.stop.is_set():
+    if shared.stop.is_set() or _orphaned(shared):  # also a driver that died before prctl
         return None
     with shared.counter.get_lock():
         position = shared.counter.value
@@ -244,7 +266,9 @@ def _claim(shared: _Shared) -> int | None:
 
 
 def _jobs_left(shared: _Shared) -> bool:
-    return not shared.stop.is_set() and shared.counter.value < shared.total
+    return (
+        not shared.stop.is_set() and not _orphaned(shared) and shared.counter.value < shared.total
+    )
 
 
 def _start_zygote(cwd: Path) -> Any:
@@ -319,7 +343,6 @@ def _result(position: int, outcomes: list[Any], error: BaseException | None) -> 
             main=record.main,
             notebook=str(record.notebook) if record.notebook else None,
             error=outcome.error,
-            record=record.to_json() if error is None else None,
         )
     status = "interrupted" if isinstance(error, Interrupted) else "failed"
     return TrialResult(position, status, error=_describe(error))

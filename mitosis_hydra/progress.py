@@ -17,7 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-_STYLE = {"finished": "green", "failed": "red", "interrupted": "yellow", "not started": "dim"}
+DONE_BEFORE = "done before"  # a resumed sweep's job whose finished trial already existed
+_STYLE = {
+    "finished": "green",
+    "failed": "red",
+    "interrupted": "yellow",
+    "not started": "dim",
+    DONE_BEFORE: "cyan",
+}
 
 
 class SweepProgress:
@@ -63,8 +70,11 @@ class SweepProgress:
         return f"done {self.done - self.failed} · failed {self.failed} · running {self.running}"
 
 
-def print_summary(results: Sequence[Any], seconds: float) -> None:
-    """The table a researcher reads when the sweep ends: trial, status, main, notebook."""
+def print_summary(results: Sequence[Any], seconds: float, sweep: str | None = None) -> None:
+    """The table a researcher reads when the sweep ends: trial, status, main, notebook.
+
+    `sweep` is the sweep's id, recorded with each of its trials (`list --sweep ID`).
+    """
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("trial", "status", "main", "notebook"):
@@ -74,7 +84,7 @@ def print_summary(results: Sequence[Any], seconds: float) -> None:
         table.add_row(
             result.name or f"job #{result.position}",
             f"[{style}]{result.status}[/]" if style else result.status,
-            _metric(result.main) if result.status == "finished" else "",
+            _metric(result.main) if result.status in ("finished", DONE_BEFORE) else "",
             _shown_path(result.notebook),
         )
     console.print(table)
@@ -85,8 +95,10 @@ def print_summary(results: Sequence[Any], seconds: float) -> None:
     console.print(
         f"{len(results)} trial{'s' if len(results) != 1 else ''}: {parts} in {seconds:.1f} s"
     )
+    if sweep:
+        console.print(f"sweep {sweep}  (mitosis-hydra list --sweep {sweep})", highlight=False)
     for result in results:
-        if result.status not in ("finished", "not started") and result.error:
+        if result.status not in ("finished", "not started", DONE_BEFORE) and result.error:
             console.print(
                 f"{result.name or f'job #{result.position}'}: {_last_line(result.error)}",
                 markup=False,

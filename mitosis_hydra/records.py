@@ -65,6 +65,7 @@ class TrialPlan:
     reproduction_of: str | None = None
     pid: int | None = None  # the driver's process, and its start time (see liveness.py)
     pid_start: str | None = None
+    sweep: str | None = None  # the sweep this trial is a job of (see TrialContext.sweep)
 
     def open_record(self, name: str, iteration: int) -> TrialRecord:
         """The `running` record this plan becomes once it has a name and an iteration."""
@@ -83,6 +84,7 @@ class TrialPlan:
             reproduction_of=self.reproduction_of,
             pid=self.pid,
             pid_start=self.pid_start,
+            sweep=self.sweep,
         )
 
 
@@ -112,6 +114,7 @@ class TrialRecord:
     pid: int | None = None
     pid_start: str | None = None
     heartbeat_at: datetime | None = None
+    sweep: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data (the `--json` form of the CLI)."""
@@ -137,4 +140,56 @@ class TrialRecord:
             "reproduction_of": self.reproduction_of,
             "pid": self.pid,
             "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
+            "sweep": self.sweep,
         }
+
+
+class TrialMain(float):
+    """A Hydra job's return value: the trial's main metric, a float that names its trial.
+
+    Hydra's sweepers (Optuna, Nevergrad, Ax) need a number per job; code that
+    wants the whole record reads `key` (for `load_trial_data` or `list_trials`),
+    `name` and `notebook`. `done_before` is true for a job a resumed sweep
+    skipped because this finished trial already existed.
+    """
+
+    key: str
+    name: str
+    notebook: str | None
+    done_before: bool
+
+    def __new__(
+        cls,
+        main: float,
+        *,
+        key: str,
+        name: str,
+        notebook: str | None = None,
+        done_before: bool = False,
+    ) -> TrialMain:
+        value = super().__new__(cls, main)
+        value.key, value.name, value.notebook, value.done_before = key, name, notebook, done_before
+        return value
+
+    @classmethod
+    def of(cls, record: TrialRecord, *, done_before: bool = False) -> TrialMain:
+        """The return value of a job whose trial is this finished record."""
+        notebook = str(record.notebook) if record.notebook else None
+        return cls(
+            record.main,
+            key=record.key,
+            name=record.name,
+            notebook=notebook,
+            done_before=done_before,
+        )
+
+    def __reduce__(self):  # a float with its fields, through pickle, joblib and submitit
+        fields = {"key": self.key, "name": self.name, "notebook": self.notebook}
+        return (_trial_main, (float(self), fields, self.done_before))
+
+    def __repr__(self) -> str:
+        return float.__repr__(self)
+
+
+def _trial_main(main: float, fields: dict[str, Any], done_before: bool) -> TrialMain:
+    return TrialMain(main, **fields, done_before=done_before)

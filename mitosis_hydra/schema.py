@@ -58,6 +58,7 @@ trials = sa.Table(
     sa.Column("pid", sa.Integer),
     sa.Column("pid_start", sa.String(32)),  # /proc/<pid>/stat start time: pid reuse shows
     sa.Column("heartbeat_at", sa.String(40)),
+    sa.Column("sweep", sa.String(255)),  # schema version 3: the sweep a trial was a job of
     sa.UniqueConstraint("combo", "iteration", name="uq_trials_combo_iteration"),
     sa.Index("ix_trials_experiment_started", "experiment", "started_at"),
     # list_trials' order; covering, so listing 100,000 keys is an index scan
@@ -118,10 +119,16 @@ def _add_liveness_columns(conn: Connection) -> None:
     _add_trial_columns(conn, "pid", "pid_start", "heartbeat_at")
 
 
+def _add_sweep_column(conn: Connection) -> None:
+    """Version 3: each trial records the sweep it was a job of (NULL for older trials)."""
+    _add_trial_columns(conn, "sweep")
+
+
 # Ordered: (the version a database has after it, the change). A database made by an
 # older mitosis_hydra gets the changes it lacks, in order, under the write lock.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (2, _add_liveness_columns),
+    (3, _add_sweep_column),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

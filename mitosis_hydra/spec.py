@@ -52,6 +52,7 @@ class Settings:
     db: str | None = None
     format: str = "html"
     max_output: int = DEFAULT_MAX_OUTPUT  # characters per cell and stream in the notebook
+    resume: bool = False  # skip a sweep's jobs that already have a finished trial
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ def _settings(block: Any, default_trials_folder: Path) -> Settings:
         db=block.get("db") or None,
         format=fmt,
         max_output=max_output,
+        resume=_flag(block.get("resume", False), "mitosis.resume"),
     )
 
 

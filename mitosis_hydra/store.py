@@ -192,7 +192,11 @@ class TrialStore:
         )
 
     def list_trials(
-        self, *, experiment: str | None = None, status: str | TrialStatus | None = None
+        self,
+        *,
+        experiment: str | None = None,
+        status: str | TrialStatus | None = None,
+        sweep: str | None = None,
     ) -> TrialList:
         """Trial records, oldest first; the keys now, each record when first reached."""
         if not self.exists():
@@ -202,11 +206,39 @@ class TrialStore:
         query = sa.select(table.c.key).order_by(table.c.started_at, table.c.key)
         if experiment is not None:
             query = query.where(table.c.experiment == experiment)
+        if sweep is not None:
+            query = query.where(table.c.sweep == sweep)
         if status is not None:
             query = query.where(table.c.status == TrialStatus(status).value)
         with self._read() as conn:
             keys = conn.execute(query).scalars().all()
         return TrialList(keys, self._records)
+
+    def finished_trial(
+        self, experiment: str, variants: dict[str, str], seed: int, commit: str
+    ) -> TrialRecord | None:
+        """The latest finished trial of this experiment, variants and seed at `commit`, if any.
+
+        What a resumed sweep skips a job for; failed, interrupted and running trials do not count.
+        """
+        if not self.exists():
+            return None
+        table = schema.trials
+        query = (
+            sa.select(table)
+            .where(
+                table.c.experiment == experiment,
+                table.c.variants == _dumps(variants),
+                table.c.seed == seed,
+                table.c.commit == commit,
+                table.c.status == TrialStatus.FINISHED.value,
+            )
+            .order_by(table.c.started_at.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _row_record(row, self.trials_folder)
 
     def keys_named(self, name: str) -> list[str]:
         """Keys of the trials with this full name (one, unless the database was merged)."""
@@ -424,6 +456,7 @@ def _record_row(record: TrialRecord, combo: str) -> dict[str, Any]:
         "pid": record.pid,
         "pid_start": record.pid_start,
         "heartbeat_at": record.heartbeat_at.isoformat() if record.heartbeat_at else None,
+        "sweep": record.sweep,
         "main": _dumps(None),
         "metrics": _dumps({}),
     }
@@ -442,7 +475,7 @@ def _row_record(row: Any, trials_folder: Path) -> TrialRecord:
     # Row's fields by name costs more than decoding them, over 100,000 rows.
     (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
      finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
-     reproduction_of, pid, pid_start, heartbeat_at) = row  # fmt: skip
+     reproduction_of, pid, pid_start, heartbeat_at, sweep) = row  # fmt: skip
     return TrialRecord(
         key=key,
         experiment=experiment,
@@ -466,6 +499,7 @@ def _row_record(row: Any, trials_folder: Path) -> TrialRecord:
         pid=pid,
         pid_start=pid_start,
         heartbeat_at=datetime.fromisoformat(heartbeat_at) if heartbeat_at else None,
+        sweep=sweep,
     )
 
 

@@ -47,14 +47,22 @@ class SweepJob:
 def compose_jobs(
     hydra_context: Any, config: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
 ) -> list[SweepJob]:
-    """Compose every job as Hydra's launchers do, and read the trial each one describes."""
-    from omegaconf import open_dict
+    """Compose every job as Hydra's launchers do, and read the trial each one describes.
 
+    Job numbers continue from `initial_job_idx`, so a sweeper that sends its jobs in
+    batches gets them numbered across the whole sweep.
+    """
+    from omegaconf import OmegaConf, open_dict, read_write
+
+    loader = hydra_context.config_loader
+    compose = getattr(loader, "mitosis_take_composition", loader.load_sweep_config)
     jobs = []
     for offset, overrides in enumerate(job_overrides):
         index = initial_job_idx + offset
-        sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
-        with open_dict(sweep_config):
+        sweep_config = compose(config, list(overrides))
+        if OmegaConf.is_readonly(sweep_config.hydra):  # someone else's: write on a copy
+            sweep_config = copy.deepcopy(sweep_config)
+        with read_write(sweep_config.hydra), open_dict(sweep_config):
             sweep_config.hydra.job.id = index
             sweep_config.hydra.job.num = index
         jobs.append(_read_job(index, tuple(overrides), sweep_config))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import environment, faults, gitinfo, liveness
-from .errors import MitosisError, TrialFailedError, TrialInterruptedError
+from .errors import MitosisError, TrialFailedError, TrialInterruptedError, TrialNotFinishedError
 from .kernel import ExecutionResult, TrialKernel, sigterm_as_exception, take_prestarted
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
@@ -34,7 +34,7 @@ from .paths import (
     SUMMARY_FILE,
     prepare_trials_folder,
 )
-from .records import TrialPlan, TrialRecord, TrialStatus
+from .records import TrialMain, TrialPlan, TrialRecord, TrialStatus
 from .report import export_notebook
 from .spec import TrialSpec
 from .store import TrialStore, new_key
@@ -52,6 +52,7 @@ class TrialContext:
     argv: tuple[str, ...] = ()
     reproduction_of: str | None = None
     hydra: dict[str, Any] | None = None  # the job's `hydra` node, resolved
+    sweep: str | None = None  # id of the multirun this job belongs to
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,25 @@ class TrialOutcome:
         return "\n".join(lines)
 
     def problem(self) -> str:
-        """`NAME (key KEY) failed:` and the error; the launcher's summary parses this first line."""
+        """`NAME (key KEY) failed:` and the error (the experiment's traceback)."""
         record = self.record
         return f"{record.name} (key {record.key}) {record.status.value}:\n{self.error or ''}"
 
-    def result_or_raise(self) -> dict[str, Any]:
-        """The finished record as a Hydra job's return value, or the job's error."""
+    def result_or_raise(self) -> TrialMain:
+        """The main metric as a Hydra job's return value, or the job's error (naming the trial)."""
         if self.status is TrialStatus.FINISHED:
-            return self.record.to_json()
-        if self.status is TrialStatus.INTERRUPTED:
-            raise TrialInterruptedError(self.problem())
-        raise TrialFailedError(self.problem())
+            return TrialMain.of(self.record)
+        error: type[TrialNotFinishedError] = (
+            TrialInterruptedError if self.status is TrialStatus.INTERRUPTED else TrialFailedError
+        )
+        record = self.record
+        raise error(
+            self.problem(),
+            key=record.key,
+            name=record.name,
+            status=record.status.value,
+            notebook=str(record.notebook) if record.notebook else None,
+        )
 
 
 def run_trial(
@@ -163,6 +172,7 @@ def _open_record(
         reproduction_of=context.reproduction_of,
         pid=os.getpid(),
         pid_start=liveness.process_start(os.getpid()),
+        sweep=context.sweep,
     )
     if store is not None:
         return store.begin_trial(plan)
@@ -274,7 +284,13 @@ def _write_files(
         "argv": list(context.argv),
         "overrides": list(context.overrides),
     }
-    env["trial"] = {"key": record.key, "name": record.name, "debug": spec.debug}
+    # the sweep id too: a database rebuilt from these files keeps it
+    env["trial"] = {
+        "key": record.key,
+        "name": record.name,
+        "debug": spec.debug,
+        "sweep": context.sweep,
+    }
     (trial_dir / ENVIRONMENT_FILE).write_text(json.dumps(env, indent=2), encoding="utf-8")
     if spec.debug and git.root is not None:
         (trial_dir / DIFF_FILE).write_text(gitinfo.diff(git.root), encoding="utf-8")

@@ -29,6 +29,9 @@ class MitosisLauncherConf:
     # another Hydra launcher to hand the validated jobs to, e.g.
     # +hydra/launcher@hydra.launcher.inner=submitit_slurm
     inner: Any = None
+    # skip every job that already has a finished trial (same experiment, variants,
+    # seed, at the current commit); the same as mitosis.resume=true
+    resume: bool = False
 
 
 ConfigStore.instance().store(
@@ -40,11 +43,16 @@ class MitosisLauncher(Launcher):
     """Validates the whole sweep, then runs each job as a trial (see mitosis_hydra.launcher)."""
 
     def __init__(
-        self, n_jobs: int | None = None, progress: bool | None = None, inner: Any = None
+        self,
+        n_jobs: int | None = None,
+        progress: bool | None = None,
+        inner: Any = None,
+        resume: bool = False,
     ) -> None:
         self.n_jobs = n_jobs
         self.progress = progress
         self.inner = inner
+        self.resume = resume
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
