@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import environment, gitinfo
-from .errors import MitosisError, TrialFailedError, TrialInterruptedError
+from .errors import TrialFailedError, TrialInterruptedError
 from .kernel import ExecutionResult, TrialKernel, sigterm_as_exception, take_prestarted
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
@@ -166,14 +166,7 @@ def _execute(
     kernel: TrialKernel,
 ) -> TrialOutcome:
     trial_dir = record.folder
-    try:
-        trial_dir.mkdir(parents=True, exist_ok=False)
-    except FileExistsError as error:
-        raise MitosisError(
-            f"The folder for trial {record.name} already exists: {trial_dir}\n"
-            "  its files may belong to a trial recorded in another database; nothing was changed\n"
-            "Move that folder away, or point mitosis.db at the database it belongs to."
-        ) from error
+    trial_dir.mkdir(parents=True, exist_ok=True)  # a recorded trial's store made it already
     _write_files(spec, context, git, record, trial_dir)
     notebook = build_notebook(_notebook_plan(spec, context, record), _provenance(spec, record))
     result = kernel.execute(notebook)
