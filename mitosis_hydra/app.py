@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -105,17 +106,21 @@ def run_job(cfg: Any) -> Any:
     from .errors import MitosisError
     from .job import spec_and_context
     from .kernel import Interrupted
+    from .masking import mask_file, mask_hydra_job_overrides, mask_text
     from .records import TrialStatus
     from .trial import run_trial
 
     single = HydraConfig.get().mode == RunMode.RUN
+    if not single:  # Hydra prints and saves the overrides: mitosis.db's password masked
+        mask_hydra_job_overrides()
+        mask_file(Path(str(HydraConfig.get().sweep.dir)) / "multirun.yaml")
     try:
         spec, context = spec_and_context(cfg)
         outcome = run_trial(spec, context)
     except MitosisError as error:
         if not single:
             raise
-        print(str(error), file=sys.stderr)
+        print(mask_text(str(error)), file=sys.stderr)
         sys.exit(2)
     except (KeyboardInterrupt, Interrupted) as stop:
         if not single:
@@ -125,6 +130,12 @@ def run_job(cfg: Any) -> Any:
             file=sys.stderr,
         )
         sys.exit(130)
+    except Exception:
+        if not single:
+            raise
+        # Hydra would print the overrides as typed (a password in mitosis.db included)
+        print(mask_text(f"Error executing job:\n{traceback.format_exc()}"), file=sys.stderr)
+        sys.exit(1)
     print(outcome.summary(), flush=True)
     if single and outcome.status is not TrialStatus.FINISHED:
         print(outcome.problem(), file=sys.stderr)

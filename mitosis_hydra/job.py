@@ -60,8 +60,16 @@ def spec_and_context(
         overrides=tuple(hydra_cfg.overrides.task),
         argv=_user_argv(),
         reproduction_of=reproduction_of,
+        config_paths=config_folders(hydra_cfg.runtime.config_sources),
     )
     return spec, context
+
+
+def config_folders(config_sources: Any) -> tuple[Path, ...]:
+    """The folders on disk Hydra composes from (the primary config's and any searchpath)."""
+    return tuple(
+        Path(source["path"]).resolve() for source in config_sources if source["schema"] == "file"
+    )
 
 
 def option_sources(

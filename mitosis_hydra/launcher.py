@@ -27,6 +27,7 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
 from hydra.errors import CompactHydraException
 
 from .errors import MitosisError
+from .masking import mask_file, mask_text
 from .pool import TrialResult, WorkerPool, default_n_jobs, warm_up
 from .progress import SweepProgress, print_summary
 from .sweep import SweepJob, SweepRefusedError, compose_jobs, task_config, validate
@@ -71,6 +72,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    mask_file(Path(str(config.hydra.sweep.dir)) / "multirun.yaml")  # the sweeper's copy
     began = time.perf_counter()
     warming = None
     if launcher.inner is None:  # prime the workers' imports while the sweep is checked
@@ -80,7 +82,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     try:
         validate(jobs, Path.cwd())
     except SweepRefusedError as error:
-        print(str(error), file=sys.stderr, flush=True)
+        print(mask_text(str(error)), file=sys.stderr, flush=True)
         sys.exit(EXIT_REFUSED)
     if launcher.inner is not None:
         returns = _launch_inner(launcher, job_overrides, initial_job_idx)
@@ -170,7 +172,7 @@ def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
 
     finished = result.status == "finished"
     ret = JobReturn(
-        overrides=list(job.overrides),
+        overrides=[mask_text(override) for override in job.overrides],
         cfg=task_config(job.config),
         hydra_cfg=OmegaConf.masked_copy(job.config, "hydra"),
         working_dir=os.getcwd(),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 MASK = "***"
 # scheme://user:password@ — the password runs to the last `@` before the host
@@ -27,3 +29,32 @@ def mask_url(url: str) -> str:
 def mask_text(text: str) -> str:
     """Every `scheme://user:password@` in a text, with the password as `***`."""
     return _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}{m['at']}", text)
+
+
+def mask_file(path: Path) -> None:
+    """Rewrite a file Hydra wrote (e.g. the sweep's multirun.yaml) with passwords masked."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    masked = mask_text(text)
+    if masked != text:
+        path.write_text(masked, encoding="utf-8")
+
+
+def mask_hydra_job_overrides() -> None:
+    """Mask the overrides Hydra prints when this job fails.
+
+    Hydra's `run_job` copies the job's overrides into its `JobReturn` before the
+    task runs, and prints them ("Error executing job with overrides: …") when a
+    failed job's result is read. No hook reaches that list, so it is masked in
+    place, found in the caller frames of the running task.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        job_return = frame.f_locals.get("ret")
+        overrides = getattr(job_return, "overrides", None)
+        if type(job_return).__name__ == "JobReturn" and isinstance(overrides, list):
+            overrides[:] = [mask_text(str(item)) for item in overrides]
+            return
+        frame = frame.f_back

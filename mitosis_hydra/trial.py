@@ -20,6 +20,7 @@ from typing import Any
 from . import environment, gitinfo
 from .errors import TrialFailedError, TrialInterruptedError
 from .kernel import ExecutionResult, TrialKernel, sigterm_as_exception, take_prestarted
+from .masking import mask_text
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
 from .paths import (
@@ -48,6 +49,7 @@ class TrialContext:
     overrides: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
     reproduction_of: str | None = None
+    config_paths: tuple[Path, ...] = ()  # the config folders Hydra composed from
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def _checked_and_recorded(
     git = gitinfo.read_state(context.cwd)
     if not spec.debug:
         gitinfo.require_clean(git, context.cwd)
+        gitinfo.require_committed(git, gitinfo.config_files(list(context.config_paths), folder))
     store = None if spec.debug else TrialStore(folder, spec.settings.db)
     record = _open_record(spec, context, git, folder, store)
     if on_record is not None and store is not None:
@@ -221,7 +224,8 @@ def _write_files(
     record: TrialRecord,
     trial_dir: Path,
 ) -> None:
-    (trial_dir / CONFIG_FILE).write_text(context.config_yaml, encoding="utf-8")
+    # A database password (mitosis.db, a git remote with a token) is never written.
+    (trial_dir / CONFIG_FILE).write_text(mask_text(context.config_yaml), encoding="utf-8")
     env = environment.capture(git)
     env["invocation"] = {
         "cwd": str(context.cwd),
@@ -229,7 +233,7 @@ def _write_files(
         "overrides": list(context.overrides),
     }
     env["trial"] = {"key": record.key, "name": record.name, "debug": spec.debug}
-    (trial_dir / ENVIRONMENT_FILE).write_text(json.dumps(env, indent=2), encoding="utf-8")
+    (trial_dir / ENVIRONMENT_FILE).write_text(mask_text(json.dumps(env, indent=2)), "utf-8")
     if spec.debug and git.root is not None:
         (trial_dir / DIFF_FILE).write_text(gitinfo.diff(git.root), encoding="utf-8")
     level = "DEBUG" if spec.debug else "INFO"
