@@ -31,6 +31,10 @@ def main(config_path: str = "conf", config_name: str = "config") -> Any:
     # Workers of joblib, submitit or SLURM run their own command line; the trial must
     # record the user's (reproduce re-runs it), so it travels in the environment.
     os.environ[USER_ARGV_VARIABLE] = json.dumps(getattr(sys, "orig_argv", sys.argv))
+    if "://" in " ".join(sys.argv):  # a URL on the command line may carry a password
+        from .masking import mask_log_records
+
+        mask_log_records()
     if _is_single_trial(sys.argv[1:]):
         from .kernel import prestart
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 MASK = "***"
-# scheme://user:password@ — the password runs to the last `@` before the host
+# scheme://user:password@ — the password runs to the last `@` before the host. Hydra
+# writes overrides with `:` escaped (`postgresql\://u\:pw@h`): the escapes are allowed.
 _URL_PASSWORD = re.compile(
-    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)(?P<password>[^/\s'\"]*)(?P<at>@)"
+    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*\\*:(?:\\*/){2}[^:/@\s'\"]*\\*:)"
+    r"(?P<password>[^/\s'\"]*)(?P<at>@)"
 )
 
 
@@ -58,3 +62,21 @@ def mask_hydra_job_overrides() -> None:
             overrides[:] = [mask_text(str(item)) for item in overrides]
             return
         frame = frame.f_back
+
+
+def mask_log_records() -> None:
+    """Mask passwords in every log record of this process (Hydra logs each job's overrides)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "masks_passwords", False):
+        return
+
+    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return record
+
+    masked_record.masks_passwords = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked_record)

@@ -71,12 +71,13 @@ def _refuse_unusable(folder: Path, ours: bool) -> None:
             "Move the file away, or set mitosis.trials_folder to another folder."
         )
     root = find_root(folder if folder.exists() else _existing_parent(folder))
-    if root is not None and (folder == root or folder in root.parents):
-        raise TrialsFolderError(
-            "The trials folder would hold the git repository itself, and mitosis_hydra "
-            "hides its trials folder from git.\n"
-            f"{where}  repository: {root}\n{fix}"
-        )
+    for repository in (root, find_root(Path.cwd())):  # the folder's, and the project's
+        if repository is not None and (folder == repository or folder in repository.parents):
+            raise TrialsFolderError(
+                "The trials folder would hold the git repository itself, and mitosis_hydra "
+                "hides its trials folder from git.\n"
+                f"{where}  repository: {repository}\n{fix}"
+            )
     if not folder.is_dir():
         return
     tracked = _tracked_files(root, folder) if root is not None else []

@@ -165,4 +165,3 @@ def _move_aside(path: Path) -> Path:
 def _remove(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-
