@@ -152,7 +152,8 @@ def uncommitted(root: Path, files: list[Path]) -> list[str]:
             problems.append(f"outside the repository: {path}")
     if not inside:
         return problems
-    listed = _git(root, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
+    folders = sorted({str(Path(name).parent) for name in inside})
+    listed = _git(root, "ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", *folders)
     committed = {}
     for entry in filter(None, listed.split("\0")):
         meta, _, name = entry.partition("\t")
