@@ -47,11 +47,12 @@ def spec_and_context(
     unresolved = OmegaConf.to_container(cfg, resolve=False)
     choices = dict(hydra_cfg.runtime.choices)
     cwd = Path.cwd()
+    sources = option_sources(choices, hydra_cfg.runtime.config_sources, cwd)
     spec = build_spec(
         resolved,
         unresolved,
         choices,
-        option_sources(choices, hydra_cfg.runtime.config_sources, cwd),
+        sources,
         default_trials_folder(cwd),
     )
     context = TrialContext(
@@ -60,7 +61,7 @@ def spec_and_context(
         overrides=tuple(hydra_cfg.overrides.task),
         argv=_user_argv(),
         reproduction_of=reproduction_of,
-        config_paths=config_folders(hydra_cfg.runtime.config_sources),
+        config_paths=config_folders(hydra_cfg.runtime.config_sources) + _option_files(sources, cwd),
     )
     return spec, context
 
@@ -70,6 +71,12 @@ def config_folders(config_sources: Any) -> tuple[Path, ...]:
     return tuple(
         Path(source["path"]).resolve() for source in config_sources if source["schema"] == "file"
     )
+
+
+def _option_files(sources: dict[str, tuple[str | None, str | None]], cwd: Path) -> tuple:
+    """The chosen option files on disk: checked even where the folder walk does not go."""
+    shown = (path for path, _text in sources.values() if path)
+    return tuple((cwd / path).resolve() for path in shown if "://" not in path)
 
 
 def option_sources(

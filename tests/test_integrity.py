@@ -111,6 +111,17 @@ def test_a_config_file_hidden_by_an_ignore_rule_is_refused(user_project):
     assert debug.returncode == 0, debug.output
 
 
+def test_an_option_file_inside_a_trials_folder_is_refused(user_project):
+    vault = "mitosis.trials_folder=userpkg/conf/vault"
+    first = user_project.run("+exp=draw", vault)
+    assert first.returncode == 0, first.output
+    user_project.write("userpkg/conf/vault/sneaky.yaml", "_value_: 99\n")
+    assert user_project.status() == ""  # the trials folder's .gitignore hides it
+    run = user_project.run("+exp=draw", "+vault=sneaky", vault)
+    assert run.returncode == 2, run.output
+    assert "not committed: userpkg/conf/vault/sneaky.yaml" in run.stderr
+
+
 def test_a_changed_config_file_hidden_from_git_status_is_refused(user_project):
     user_project.git("update-index", "--assume-unchanged", "userpkg/conf/amplitude/big.yaml")
     user_project.write("userpkg/conf/amplitude/big.yaml", "_value_: 11\n")
