@@ -123,7 +123,9 @@ def run_job(cfg: Any) -> Any:
         outcome = run_trial(spec, context)
     except MitosisError as error:
         if not single:
-            raise
+            from .launcher import JobRefusedError
+
+            raise JobRefusedError(mask_text(str(error))) from None
         print(mask_text(str(error)), file=sys.stderr)
         sys.exit(2)
     except (KeyboardInterrupt, Interrupted) as stop:

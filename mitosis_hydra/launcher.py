@@ -42,6 +42,10 @@ class SweepIncompleteError(CompactHydraException, MitosisError):
     """Some trials of the sweep failed or were interrupted (the others are recorded)."""
 
 
+class JobRefusedError(CompactHydraException, MitosisError):
+    """A job of another launcher's sweep was refused: Hydra prints the message, no traceback."""
+
+
 def reuse_compositions(hydra_context: Any) -> None:
     """Compose each job once: keep what Hydra's sweeper composed for the launcher.
 

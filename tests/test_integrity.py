@@ -196,6 +196,7 @@ def test_a_database_password_appears_nowhere(user_project, url, first_line):
     assert "u:***@" in run.stderr
     sweep = user_project.run("--multirun", "+exp=draw", "amplitude=small,big", f"mitosis.db={url}")
     assert sweep.returncode != 0, sweep.output
+    assert first_line in sweep.stderr and "Traceback" not in sweep.stderr, sweep.output
     mitosis = user_project.run(
         "--multirun", "hydra/launcher=mitosis", "+exp=draw", f"mitosis.db={url}"
     )
