@@ -72,7 +72,10 @@ def mask_log_records() -> None:
 
     def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: logging reports it when the record is emitted
+            return record
         masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, ()
