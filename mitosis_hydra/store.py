@@ -35,6 +35,7 @@ from .errors import (
 from .locks import conflict_message, find_conflicts
 from .masking import mask_text, mask_url
 from .naming import combination_key, trial_name
+from .paths import RECORD_FILE
 from .records import TrialPlan, TrialRecord, TrialStatus, VariantLock, VariantValue
 from .trial_list import TrialList
 
@@ -296,6 +297,8 @@ class TrialStore:
     def _create_engine(self) -> Engine:
         path = sqlite_path(self.url)
         if path is not None:
+            if not path.exists() and self.url == default_url(self.trials_folder):
+                self._refuse_a_lost_database(path)
             path.parent.mkdir(parents=True, exist_ok=True)
         # Pooled: a connection (and its WAL state) is reused across the writes
         # and pages of one process; _ENGINES gives each process its own engine.
@@ -304,6 +307,22 @@ class TrialStore:
             schema.configure_sqlite(engine)
         schema.create(engine, self.shown_url)
         return engine
+
+    def _refuse_a_lost_database(self, path: Path) -> None:
+        """A new database beside recorded trial folders would count iterations from 1 again."""
+        if not self.trials_folder.is_dir():
+            return
+        recorded = next(self.trials_folder.glob(f"*/{RECORD_FILE}"), None)
+        if recorded is not None:
+            raise StoreError(
+                "The trials database is missing, but the trials folder holds recorded "
+                "trials.\n"
+                f"  trials database: {path}\n"
+                f"  recorded trial: {recorded.parent.name}\n"
+                "  a new database would number their iterations again; nothing was written\n"
+                "Rebuild the database from the trial folders: "
+                f"mitosis-hydra rebuild --trials-folder {self.trials_folder}"
+            )
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -163,9 +163,18 @@ def test_a_deleted_database_gives_a_clear_refusal_that_writes_nothing(user_proje
     again = user_project.run("+exp=draw")
     assert again.returncode == 2, again.output
     assert again.stderr.startswith(
-        "The folder for trial draw-amplitude_small-1 already exists, but this trials database"
+        "The trials database is missing, but the trials folder holds recorded trials."
     ), again.output
-    assert "mitosis-hydra rebuild" in again.stderr
+    assert "mitosis-hydra rebuild --trials-folder" in again.stderr
+    assert not (user_project.trials_folder / "mitosis.sqlite").exists()
+    # a database that does not know the folders (here: an empty one) refuses too
+    (user_project.trials_folder / "mitosis.sqlite").write_bytes(b"")
+    replaced = user_project.run("+exp=draw")
+    assert replaced.returncode == 2, replaced.output
+    assert replaced.stderr.startswith(
+        "The folder for trial draw-amplitude_small-1 already exists, but this trials database"
+    ), replaced.output
+    assert "mitosis-hydra rebuild" in replaced.stderr
     assert db_rows(user_project, "trials") == []
     assert db_rows(user_project, "variants") == []
     rebuilt = cli(user_project, "rebuild")

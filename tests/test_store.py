@@ -28,7 +28,7 @@ from mitosis_hydra.errors import (
 from mitosis_hydra.masking import mask_text
 from mitosis_hydra.paths import RECORD_FILE
 from mitosis_hydra.records import TrialPlan, TrialStatus, VariantValue
-from mitosis_hydra.store import DB_FILENAME, TrialStore, new_key
+from mitosis_hydra.store import DB_FILENAME, TrialStore, close_engines, new_key
 
 COMMIT = "1234567abcdef0123456789abcdef0123456789"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
@@ -412,3 +412,18 @@ def test_messages_never_show_a_password(tmp_path: Path):
     assert mask_text("x=mysql://u:p@ss:w@h/db, y=sqlite:///a.db") == (
         "x=mysql://u:***@h/db, y=sqlite:///a.db"
     )
+
+
+def test_a_lost_database_beside_recorded_trials_is_not_recreated(store: TrialStore):
+    store.begin_trial(plan(store.trials_folder))
+    db = store.trials_folder / DB_FILENAME
+    close_engines()  # as a new process would: no connection to the deleted file
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    fresh = TrialStore(store.trials_folder)
+    with pytest.raises(StoreError) as caught:
+        fresh.begin_trial(plan(store.trials_folder))
+    assert str(caught.value).splitlines()[0] == (
+        "The trials database is missing, but the trials folder holds recorded trials."
+    )
+    assert not db.exists()
