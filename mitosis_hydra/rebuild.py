@@ -95,10 +95,11 @@ def _write(store: TrialStore, entries: list) -> int:
     """Insert every record (oldest first) and the locks its tracked variants took."""
     locks: dict[tuple[str, str], dict] = {}
     with store._write() as conn:
-        for record, combo, tracked in entries:
+        for record, combo, tracked, took in entries:
             conn.execute(schema.trials.insert().values(_row(record, combo, store.trials_folder)))
             for variant in tracked:
-                _lock(locks, record, variant)
+                if (variant.group, variant.name) in took:
+                    _lock(locks, record, variant)
         for row in locks.values():
             conn.execute(schema.variants.insert().values(row))
         conn.execute(
@@ -126,12 +127,8 @@ def _row(record: TrialRecord, combo: str, folder: Path) -> dict:
 
 
 def _lock(locks: dict, record: TrialRecord, variant: VariantValue) -> None:
-    """The first trial of a value locks it; a later value means the name was released."""
-    pair = (variant.group, variant.name)
-    held = locks.get(pair)
-    if held is not None and held["canonical"] == variant.canonical:
-        return
-    locks[pair] = {
+    """A lock as the trial that took it wrote it; a later taker means a release came between."""
+    locks[(variant.group, variant.name)] = {
         "param_group": variant.group,
         "name": variant.name,
         "canonical": variant.canonical,

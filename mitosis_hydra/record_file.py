@@ -20,13 +20,19 @@ from .records import TrialRecord, TrialStatus, VariantValue
 FORMAT = 1
 
 
-def write(record: TrialRecord, combo: str, tracked: tuple[VariantValue, ...]) -> None:
-    """The file of a newly opened record."""
+def write(
+    record: TrialRecord,
+    combo: str,
+    tracked: tuple[VariantValue, ...],
+    took: list[VariantValue],
+) -> None:
+    """The file of a newly opened record; `took` are the names this trial locked first."""
     data = {
         "format": FORMAT,
         "record": _record_json(record),
         "combo": combo,
         "tracked": [asdict(variant) for variant in tracked],
+        "took_locks": [[variant.group, variant.name] for variant in took],
     }
     _replace(record.folder / RECORD_FILE, data)
 
@@ -41,8 +47,8 @@ def update(record: TrialRecord) -> None:
     _replace(path, data)
 
 
-def read(path: Path, trials_folder: Path) -> tuple[TrialRecord, str, list[VariantValue]]:
-    """The record, its combination and its tracked variants, as written above."""
+def read(path: Path, trials_folder: Path) -> tuple[TrialRecord, str, list[VariantValue], set]:
+    """The record, its combination, its tracked variants and the (group, name) it locked."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format") != FORMAT:
         raise ValueError(f"unknown record.json format {data.get('format')!r}")
@@ -69,7 +75,8 @@ def read(path: Path, trials_folder: Path) -> tuple[TrialRecord, str, list[Varian
         reproduction_of=fields.get("reproduction_of"),
     )
     tracked = [VariantValue(**variant) for variant in data["tracked"]]
-    return record, data["combo"], tracked
+    took = {tuple(pair) for pair in data["took_locks"]}
+    return record, data["combo"], tracked, took
 
 
 def _record_json(record: TrialRecord) -> dict[str, Any]:

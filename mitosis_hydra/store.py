@@ -122,12 +122,12 @@ class TrialStore:
             claimed = None
             try:
                 with self._write() as conn:
-                    self._lock_variants(conn, plan)
+                    took = self._lock_variants(conn, plan)
                     iteration = self._next_iteration(conn, combo)
                     name = trial_name(plan.experiment, tracked, iteration)
                     record = plan.open_record(name, iteration)
                     conn.execute(schema.trials.insert().values(_record_row(record, combo)))
-                    claimed = self._claim_folder(record, combo, plan.tracked)
+                    claimed = self._claim_folder(record, combo, plan.tracked, took)
                 return record
             except sa.exc.IntegrityError as error:
                 if "key" not in str(error.orig).lower():
@@ -140,7 +140,11 @@ class TrialStore:
         raise StoreError(f"Could not find a free trial key in {self.shown_url}.\nTry again.")
 
     def _claim_folder(
-        self, record: TrialRecord, combo: str, tracked: tuple[VariantValue, ...]
+        self,
+        record: TrialRecord,
+        combo: str,
+        tracked: tuple[VariantValue, ...],
+        took: list[VariantValue],
     ) -> Path:
         """Create the trial's folder with its record.json; the folder must be new
         (trial names are injective, so an existing one belongs to another database)."""
@@ -166,7 +170,7 @@ class TrialStore:
                 "Check that the trials folder exists and that you can write to it."
             ) from None
         try:
-            record_file.write(record, combo, tracked)
+            record_file.write(record, combo, tracked, took)
         except BaseException:
             shutil.rmtree(record.folder, ignore_errors=True)
             raise
@@ -351,15 +355,18 @@ class TrialStore:
         except (sa.exc.SQLAlchemyError, OSError, ImportError, OverflowError) as error:
             raise StoreError(driver_message(self.shown_url, self.trials_folder, error)) from None
 
-    def _lock_variants(self, conn: Connection, plan: TrialPlan) -> None:
+    def _lock_variants(self, conn: Connection, plan: TrialPlan) -> list[VariantValue]:
+        """Check the plan's variants against their locks; lock the new names (returned)."""
         stored = _stored_locks(conn, plan.tracked)
         conflicts = find_conflicts(plan.tracked, stored)
         if conflicts:
             raise VariantConflictError(conflict_message(conflicts))
         now = plan.started_at.isoformat()
+        took = []
         for variant in plan.tracked:
             if (variant.group, variant.name) in stored:
                 continue
+            took.append(variant)
             # first_trial holds the key; readers show the trial's name in its place
             conn.execute(
                 schema.variants.insert().values(
@@ -373,6 +380,7 @@ class TrialStore:
                     locked_at=now,
                 )
             )
+        return took
 
     def _next_iteration(self, conn: Connection, combo: str) -> int:
         table = schema.trials
