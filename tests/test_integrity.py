@@ -57,6 +57,11 @@ def test_a_trials_folder_holding_tracked_files_is_refused_before_anything_is_wri
     assert run.stderr.startswith("The trials folder holds files tracked by git"), run.output
     assert "tracked: userpkg/conf/" in run.stderr
     assert "Traceback" not in run.stderr
+    sweep = user_project.run(
+        "--multirun", "hydra/launcher=mitosis", "+exp=draw", "mitosis.trials_folder=userpkg/conf"
+    )
+    assert sweep.returncode == 2, sweep.output
+    assert sweep.stderr.startswith("The trials folder holds files tracked by git"), sweep.output
     assert sorted(p.name for p in conf.iterdir()) == before  # no .gitignore, no .hydra
     assert user_project.status() == ""
 
