@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -39,6 +40,7 @@ from .paths import RECORD_FILE
 from .records import TrialPlan, TrialRecord, TrialStatus, VariantLock, VariantValue
 from .trial_list import TrialList
 
+log = logging.getLogger("mitosis_hydra")
 DB_FILENAME = "mitosis.sqlite"
 _ENGINES: dict[str, Engine] = {}  # this process's engine per database URL
 
@@ -171,8 +173,15 @@ class TrialStore:
             ) from None
         try:
             record_file.write(record, combo, tracked, took)
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(record.folder, ignore_errors=True)
+            if isinstance(error, OSError):
+                raise TrialsFolderError(
+                    f"The record file of trial {record.name} cannot be written: "
+                    f"{error.strerror or error}.\n"
+                    f"  folder: {record.folder}\n"
+                    "Check that the trials folder has room and that you can write to it."
+                ) from None
             raise
         return record.folder
 
@@ -203,7 +212,15 @@ class TrialStore:
         with self._write() as conn:
             conn.execute(schema.trials.update().where(schema.trials.c.key == key).values(values))
         finished_record = self.get(key)
-        record_file.update(finished_record)
+        try:
+            record_file.update(finished_record)
+        except (OSError, ValueError) as error:  # the database holds the record regardless
+            log.warning(
+                "The record file of trial %s was not updated (%s); `mitosis-hydra rebuild` "
+                "would restore it as it was when the trial started.",
+                finished_record.name,
+                error,
+            )
         return finished_record
 
     # -- reads -------------------------------------------------------------------
