@@ -55,22 +55,46 @@ def spec_and_context(
         sources,
         default_trials_folder(cwd),
     )
+    read_from = config_folders(hydra_cfg.runtime.config_sources, cwd) + _option_files(sources, cwd)
     context = TrialContext(
         cwd=cwd,
         config_yaml=config_yaml,
         overrides=tuple(hydra_cfg.overrides.task),
         argv=_user_argv(),
         reproduction_of=reproduction_of,
-        config_paths=config_folders(hydra_cfg.runtime.config_sources) + _option_files(sources, cwd),
+        config_paths=read_from,
     )
     return spec, context
 
 
-def config_folders(config_sources: Any) -> tuple[Path, ...]:
-    """The folders on disk Hydra composes from (the primary config's and any searchpath)."""
-    return tuple(
-        Path(source["path"]).resolve() for source in config_sources if source["schema"] == "file"
-    )
+def config_folders(config_sources: Any, cwd: Path) -> tuple[Path, ...]:
+    """The folders on disk Hydra composes from (the primary config's and any searchpath).
+
+    A `pkg://` source counts when its package lives in the project's working tree
+    (not installed): Hydra's own and other installed packages are not the project's code.
+    """
+    from .gitinfo import find_root
+
+    folders = []
+    root = find_root(cwd)
+    for source in config_sources:
+        if source["schema"] == "file":
+            folders.append(Path(source["path"]).resolve())
+        elif source["schema"] == "pkg" and root is not None:
+            folder = _package_folder(source["path"])
+            if folder is not None and (folder == root or root in folder.parents):
+                folders.append(folder)
+    return tuple(folders)
+
+
+def _package_folder(path: str) -> Path | None:
+    from importlib import resources
+
+    try:
+        found = resources.files(path.replace("/", "."))
+    except (ModuleNotFoundError, TypeError, ValueError):
+        return None
+    return Path(str(found)).resolve() if isinstance(found, Path) and found.is_dir() else None
 
 
 def _option_files(sources: dict[str, tuple[str | None, str | None]], cwd: Path) -> tuple:
