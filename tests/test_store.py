@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mitosis_hydra.canonical import canonical_hash, canonical_string
 from mitosis_hydra.errors import (
@@ -427,3 +429,18 @@ def test_a_lost_database_beside_recorded_trials_is_not_recreated(store: TrialSto
         "The trials database is missing, but the trials folder holds recorded trials."
     )
     assert not db.exists()
+
+
+_URL_SAFE = st.characters(
+    blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs"), blacklist_characters="/'\"@"
+)
+
+
+@given(st.text(alphabet=_URL_SAFE, min_size=1))
+def test_a_password_never_survives_masking(password: str):
+    for url in (f"postgresql+psycopg://u:{password}@h:5432/db", f"mysql://me:{password}@h/db"):
+        masked = mask_text(f"mitosis.db={url} and more")
+        assert f":{password}@" not in masked
+        assert ":***@h" in masked
+        escaped = url.replace(":", "\\:")  # as Hydra writes overrides
+        assert f"\\:{password}@" not in mask_text(escaped)
