@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ def main(config_path: str | None = "conf", config_name: str = "config") -> Any:
     # Workers of joblib, submitit or SLURM run their own command line; the trial must
     # record the user's (reproduce re-runs it), so it travels in the environment.
     os.environ[USER_ARGV_VARIABLE] = json.dumps(getattr(sys, "orig_argv", sys.argv))
+    if "://" in " ".join(sys.argv):  # a URL on the command line may carry a password
+        from .masking import mask_log_records
+
+        mask_log_records()
     if _is_single_trial(sys.argv[1:]):
         from .kernel import prestart
 
@@ -135,10 +140,14 @@ def run_job(cfg: Any) -> Any:
     from .errors import MitosisError
     from .job import spec_and_context
     from .kernel import Interrupted
+    from .masking import mask_file, mask_hydra_job_overrides, mask_text
     from .records import TrialStatus
     from .trial import run_trial
 
     single = HydraConfig.get().mode == RunMode.RUN
+    if not single:  # Hydra prints and saves the overrides: mitosis.db's password masked
+        mask_hydra_job_overrides()
+        mask_file(Path(str(HydraConfig.get().sweep.dir)) / "multirun.yaml")
     try:
         spec, context = spec_and_context(cfg)
         if spec.settings.resume:  # under any launcher: checked as the job starts
@@ -148,8 +157,10 @@ def run_job(cfg: Any) -> Any:
         outcome = run_trial(spec, context)
     except MitosisError as error:
         if not single:
-            raise
-        print(str(error), file=sys.stderr)
+            from .launcher import JobRefusedError
+
+            raise JobRefusedError(mask_text(str(error))) from None
+        print(mask_text(str(error)), file=sys.stderr)
         sys.exit(2)
     except (KeyboardInterrupt, Interrupted) as stop:
         if not single:
@@ -159,6 +170,12 @@ def run_job(cfg: Any) -> Any:
             file=sys.stderr,
         )
         sys.exit(130)
+    except Exception:
+        if not single:
+            raise
+        # Hydra would print the overrides as typed (a password in mitosis.db included)
+        print(mask_text(f"Error executing job:\n{traceback.format_exc()}"), file=sys.stderr)
+        sys.exit(1)
     print(outcome.summary(), flush=True)
     if single and outcome.status is not TrialStatus.FINISHED:
         print(outcome.problem(), file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The `mitosis-hydra` command: list, show, compare, variants, reproduce, index.
+"""The `mitosis-hydra` command: list, show, compare, variants, reproduce, index, rebuild.
 
 Thin: each command parses its arguments, calls the Python API and hands the
 result to `views` (rich tables for people) or prints JSON (`--json`, for
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import MitosisError, TrialNotFoundError, VariantNotFoundError
+from .errors import MitosisError, StoreError, TrialNotFoundError, VariantNotFoundError
 from .records import TrialStatus
 
 PROG = "mitosis-hydra"
@@ -129,6 +129,17 @@ def _add_running(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--no-record", action="store_true", help="run a debug trial (nothing is recorded)"
     )
+    p = commands.add_parser(
+        "rebuild",
+        parents=parents,
+        help="recreate the trials database from the trial folders",
+        description="Write a new trials database from the record.json of every trial folder "
+        "(records, iterations, variant locks). A damaged database is kept aside under a new "
+        "name; one that can still be read and holds trials is replaced only with --force.",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace a readable database too (kept aside)"
+    )
     p = commands.add_parser("index", parents=parents, help="write a static HTML page of all trials")
     p.add_argument("--output", "-o", type=Path, help="where (default: <trials folder>/index.html)")
 
@@ -139,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _HANDLERS[args.command]
     try:
         return handler(args)
-    except (UsageError, TrialNotFoundError, VariantNotFoundError) as error:
+    except (UsageError, TrialNotFoundError, VariantNotFoundError, StoreError) as error:
         print(str(error), file=sys.stderr)
         return 2
     except MitosisError as error:
@@ -341,6 +352,32 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from .rebuild import RebuildRefusedError, rebuild
+
+    try:
+        report = rebuild(_folder(args), args.db, force=args.force)
+    except RebuildRefusedError as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        _print_json(
+            {
+                "database": report.database,
+                "trials": report.trials,
+                "locks": report.locks,
+                "kept_aside": str(report.kept_aside) if report.kept_aside else None,
+                "skipped": [{"folder": f, "reason": r} for f, r in report.skipped],
+            }
+        )
+        return 0
+    print(f"Rebuilt {report.database}: {report.trials} trials, {report.locks} variant locks.")
+    if report.kept_aside is not None:
+        print(f"  the previous database is kept as {report.kept_aside}")
+    for name, reason in report.skipped:
+        print(f"  skipped {name}: {reason}")
+    return 0
+
+
 _HANDLERS = {
     "list": cmd_list,
     "show": cmd_show,
@@ -348,6 +385,7 @@ _HANDLERS = {
     "variants": cmd_variants,
     "reproduce": cmd_reproduce,
     "index": cmd_index,
+    "rebuild": cmd_rebuild,
 }
 
 if __name__ == "__main__":

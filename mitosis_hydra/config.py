@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 _NODE = {
     "defaults": [{"override hydra/job_logging": "stdout"}],
     "seed": 0,
@@ -16,10 +19,11 @@ _NODE = {
     },
     "hydra": {
         # Hydra's own files go inside the trials folder, which ignores itself in git.
-        "run": {"dir": "${mitosis.trials_folder}/.hydra"},
+        # The resolver checks and prepares the trials folder before Hydra creates this one.
+        "run": {"dir": "${mitosis_hydra_dir:${mitosis.trials_folder}}"},
         "sweep": {
             # its last part is the sweep's id, recorded with each of its trials
-            "dir": "${mitosis.trials_folder}/.hydra/multirun/${mitosis_sweep_id:}",
+            "dir": "${mitosis_hydra_dir:${mitosis.trials_folder}}/multirun/${mitosis_sweep_id:}",
             "subdir": "${hydra.job.num}",
         },
         "output_subdir": None,
@@ -38,6 +42,19 @@ def new_sweep_id() -> str:
     return f"{time.strftime('%Y-%m-%d_%H-%M-%S')}-{secrets.token_hex(2)}"
 
 
+def _prepared_or_exit(folder: Path) -> Path:
+    """The trials folder, ready; a refusal ends the process here (Hydra resolves this
+    while composing, where a raised error would come out as Hydra's traceback)."""
+    from .errors import MitosisError
+    from .paths import prepare_trials_folder
+
+    try:
+        return prepare_trials_folder(folder)
+    except MitosisError as error:
+        print(str(error), file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
 def register_configs() -> None:
     """Store the `mitosis_hydra` node and the default-trials-folder resolver (idempotent)."""
     global _registered
@@ -46,16 +63,21 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    from .paths import default_trials_folder, prepare_trials_folder
+    from .paths import default_trials_folder
 
     def _default_folder() -> str:
-        return str(prepare_trials_folder(default_trials_folder()))
+        return str(_prepared_or_exit(default_trials_folder()))
+
+    def _hydra_dir(folder: str) -> str:
+        return str(_prepared_or_exit(Path(folder)) / ".hydra")
 
     if not OmegaConf.has_resolver("mitosis_default_trials_folder"):
         OmegaConf.register_new_resolver("mitosis_default_trials_folder", _default_folder)
     if not OmegaConf.has_resolver("mitosis_sweep_id"):
         # cached like ${now:}: every job of a sweep (and every worker it is sent to) sees one id
         OmegaConf.register_new_resolver("mitosis_sweep_id", new_sweep_id, use_cache=True)
+    if not OmegaConf.has_resolver("mitosis_hydra_dir"):
+        OmegaConf.register_new_resolver("mitosis_hydra_dir", _hydra_dir)
     ConfigStore.instance().store(name="mitosis_hydra", node=_NODE, provider="mitosis_hydra")
     _registered = True
 

@@ -94,3 +94,15 @@ class VariantInUseError(MitosisError):
 
 class ReproductionError(MitosisError):
     """A recorded trial cannot be re-run (repository gone, commit missing, unknown command)."""
+
+
+class TrialsFolderError(MitosisError):
+    """The trials folder cannot be used: it holds the user's files, or cannot be created."""
+
+
+class UncommittedConfigError(DirtyTreeError):
+    """A config file the trial read is not exactly as committed (untracked, ignored, changed)."""
+
+
+class TrialFolderExistsError(StoreError):
+    """The folder a new trial would get already exists (its database was replaced or lost)."""

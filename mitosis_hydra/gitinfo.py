@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DirtyTreeError, NotARepositoryError
+from .errors import DirtyTreeError, NotARepositoryError, UncommittedConfigError
 
 # Bytecode caches appear as soon as Python imports the user's package; they are
 # not code, so they never make a tree dirty (a user need not ignore them first).
@@ -108,3 +109,82 @@ def diff(root: Path) -> str:
         # `git diff --no-index` exits 1 when the files differ, which they always do here
         parts.append(_git(root, "diff", "--no-index", "--binary", "/dev/null", path, ok=(0, 1)))
     return "".join(parts)
+
+
+_CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def config_files(paths: list[Path], exclude: Path | None = None) -> list[Path]:
+    """The YAML files Hydra can read from these config folders and option files.
+
+    Hidden folders and `exclude` (the trials folder) are skipped: Hydra does not
+    compose from them, and they may hold thousands of unrelated files.
+    """
+    found: set[Path] = set()
+    for path in paths:
+        path = Path(path).resolve()
+        if path.is_file():
+            found.add(path)
+            continue
+        for folder, subfolders, files in os.walk(path):
+            here = Path(folder)
+            subfolders[:] = [
+                name
+                for name in subfolders
+                if not name.startswith(".") and name != "__pycache__" and here / name != exclude
+            ]
+            found.update(here / name for name in files if name.endswith(_CONFIG_SUFFIXES))
+    return sorted(found)
+
+
+def uncommitted(root: Path, files: list[Path]) -> list[str]:
+    """Which of these files differ from HEAD: untracked (ignored too), changed, or outside.
+
+    Compares content hashes with the commit's blobs, so neither an ignore rule nor
+    `git update-index --assume-unchanged` can hide a file.
+    """
+    root = root.resolve()
+    inside, problems = [], []
+    for path in files:
+        try:
+            inside.append(path.relative_to(root).as_posix())
+        except ValueError:
+            problems.append(f"outside the repository: {path}")
+    if not inside:
+        return problems
+    folders = sorted({str(Path(name).parent) for name in inside})
+    listed = _git(root, "ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", *folders)
+    committed = {}
+    for entry in filter(None, listed.split("\0")):
+        meta, _, name = entry.partition("\t")
+        committed[name] = meta.split()[2]
+    hashes = subprocess.run(
+        ["git", "hash-object", "--stdin-paths"],
+        cwd=root,
+        input="\n".join(inside) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    for name, blob in zip(inside, hashes, strict=False):
+        if name not in committed:
+            problems.append(f"not committed: {name}")
+        elif committed[name] != blob:
+            problems.append(f"changed since the commit: {name}")
+    return problems
+
+
+def require_committed(state: GitState, files: list[Path]) -> None:
+    """Refuse a recorded trial that read a config file its commit does not hold as read."""
+    if state.root is None or not files:
+        return
+    problems = uncommitted(state.root, files)
+    if problems:
+        shown = "\n".join(f"  {line}" for line in problems[:20])
+        raise UncommittedConfigError(
+            "A config file this trial reads is not in its commit as it is on disk, so the "
+            "commit would not say which config produced the trial:\n"
+            f"{shown}\n"
+            "Commit these files (`git add -f` if an ignore rule hides them), or run a debug "
+            "trial with debug=true."
+        )

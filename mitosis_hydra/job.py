@@ -57,6 +57,7 @@ def spec_and_context(
         exp_file=sources.get("exp", (None, None))[0],
         project_root=cwd,
     )
+    read_from = config_folders(hydra_cfg.runtime.config_sources, cwd) + _option_files(sources, cwd)
     context = TrialContext(
         cwd=cwd,
         config_yaml=config_yaml,
@@ -65,6 +66,7 @@ def spec_and_context(
         reproduction_of=reproduction_of,
         hydra=_resolved_hydra(hydra_cfg),
         sweep=sweep_id(hydra_cfg),
+        config_paths=read_from,
     )
     return spec, context
 
@@ -99,6 +101,42 @@ def sweep_id(hydra_cfg: Any) -> str | None:
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return None
     return Path(str(hydra_cfg.sweep.dir)).name or None
+
+
+def config_folders(config_sources: Any, cwd: Path) -> tuple[Path, ...]:
+    """The folders on disk Hydra composes from (the primary config's and any searchpath).
+
+    A `pkg://` source counts when its package lives in the project's working tree
+    (not installed): Hydra's own and other installed packages are not the project's code.
+    """
+    from .gitinfo import find_root
+
+    folders = []
+    root = find_root(cwd)
+    for source in config_sources:
+        if source["schema"] == "file":
+            folders.append(Path(source["path"]).resolve())
+        elif source["schema"] == "pkg" and root is not None:
+            folder = _package_folder(source["path"])
+            if folder is not None and (folder == root or root in folder.parents):
+                folders.append(folder)
+    return tuple(folders)
+
+
+def _package_folder(path: str) -> Path | None:
+    from importlib import resources
+
+    try:
+        found = resources.files(path.replace("/", "."))
+    except (ModuleNotFoundError, TypeError, ValueError):
+        return None
+    return Path(str(found)).resolve() if isinstance(found, Path) and found.is_dir() else None
+
+
+def _option_files(sources: dict[str, tuple[str | None, str | None]], cwd: Path) -> tuple:
+    """The chosen option files on disk: checked even where the folder walk does not go."""
+    shown = (path for path, _text in sources.values() if path)
+    return tuple((cwd / path).resolve() for path in shown if "://" not in path)
 
 
 def option_sources(

@@ -32,6 +32,7 @@ from .errors import (
     TrialInterruptedError,
     TrialNotFinishedError,
 )
+from .masking import mask_file, mask_text
 from .pool import TrialResult, WorkerPool, default_n_jobs, warm_up
 from .progress import DONE_BEFORE, SweepProgress, print_summary
 from .records import TrialMain, TrialRecord
@@ -46,6 +47,10 @@ COMPLETE = ("finished", DONE_BEFORE)  # the jobs that return a main metric
 
 class SweepIncompleteError(CompactHydraException, TrialNotFinishedError):
     """Some trials of the sweep failed or were interrupted (the others are recorded)."""
+
+
+class JobRefusedError(CompactHydraException, MitosisError):
+    """A job of another launcher's sweep was refused: Hydra prints the message, no traceback."""
 
 
 def reuse_compositions(hydra_context: Any) -> None:
@@ -88,6 +93,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     sweep_dir = Path(str(config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    mask_file(sweep_dir / "multirun.yaml")  # the sweeper's copy
     began = time.perf_counter()
     warming = None
     if launcher.inner is None:  # prime the workers' imports while the sweep is checked
@@ -97,7 +103,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     try:
         validate(jobs, Path.cwd())
     except SweepRefusedError as error:
-        print(str(error), file=sys.stderr, flush=True)
+        print(mask_text(str(error)), file=sys.stderr, flush=True)
         sys.exit(EXIT_REFUSED)
     skipped = _done_before(jobs, bool(getattr(launcher, "resume", False)))
     if warming is not None:
@@ -211,7 +217,7 @@ def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
 
     completed = result.status in COMPLETE
     ret = JobReturn(
-        overrides=list(job.overrides),
+        overrides=[mask_text(override) for override in job.overrides],
         cfg=task_config(job.config),
         hydra_cfg=OmegaConf.masked_copy(job.config, "hydra"),
         working_dir=os.getcwd(),

@@ -139,6 +139,7 @@ class TrialRecord:
             "error": self.error,
             "reproduction_of": self.reproduction_of,
             "pid": self.pid,
+            "pid_start": self.pid_start,
             "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
             "sweep": self.sweep,
         }

@@ -256,7 +256,16 @@ def _seed(value: Any) -> int:
         raise ConfigError(
             f"seed must be an integer, got {value!r}.\nSet it on the command line as e.g. seed=3."
         )
+    if not _SEED_MIN <= value <= _SEED_MAX:
+        raise ConfigError(
+            f"seed {value} is outside the range a trial record can hold.\n"
+            f"  seeds are signed 64-bit integers: {_SEED_MIN} to {_SEED_MAX}\n"
+            "Choose a seed in that range, e.g. seed=3."
+        )
     return value
+
+
+_SEED_MIN, _SEED_MAX = -(2**63), 2**63 - 1
 
 
 def _flag(value: Any, name: str) -> bool:

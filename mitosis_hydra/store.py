@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import secrets
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -23,13 +25,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from . import faults, liveness, schema
-from .errors import StoreError, TrialNotFoundError, VariantConflictError
+from . import faults, liveness, record_file, schema
+from .errors import (
+    StoreError,
+    TrialFolderExistsError,
+    TrialNotFoundError,
+    TrialsFolderError,
+    VariantConflictError,
+)
 from .locks import conflict_message, find_conflicts
+from .masking import mask_text, mask_url
 from .naming import combination_key, trial_name
+from .paths import RECORD_FILE
 from .records import TrialPlan, TrialRecord, TrialStatus, VariantLock, VariantValue
 from .trial_list import TrialList
 
+log = logging.getLogger("mitosis_hydra")
 DB_FILENAME = "mitosis.sqlite"
 _ENGINES: dict[str, Engine] = {}  # this process's engine per database URL
 
@@ -58,6 +69,16 @@ def new_key() -> str:
     return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(10))
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (`sqlite:///file:PATH?mode=ro&uri=true` too); None otherwise."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    if path.startswith("file:"):
+        path = path.removeprefix("file:").split("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def default_url(trials_folder: Path) -> str:
     return f"sqlite:///{Path(trials_folder).resolve() / DB_FILENAME}"
 
@@ -73,6 +94,11 @@ class TrialStore:
         return {"trials_folder": self.trials_folder, "url": self.url}
 
     @property
+    def shown_url(self) -> str:
+        """The URL as printed: its password masked."""
+        return mask_url(self.url)
+
+    @property
     def engine(self) -> Engine:
         if self.url not in _ENGINES:
             _ENGINES[self.url] = self._create_engine()
@@ -80,33 +106,84 @@ class TrialStore:
 
     def exists(self) -> bool:
         """False for a SQLite file that was never created (reading then finds nothing)."""
-        if not self.url.startswith("sqlite:///"):
-            return True
-        return Path(self.url.removeprefix("sqlite:///")).exists()
+        path = sqlite_path(self.url)
+        return path is None or path.exists()
 
     # -- writes ------------------------------------------------------------------
 
     def begin_trial(self, plan: TrialPlan) -> TrialRecord:
-        """Check and take the variant locks, allocate the iteration and open a `running` record.
+        """Check and take the variant locks, allocate the iteration, open a `running` record
+        and create the trial's folder.
 
-        All or nothing: a conflict raises before anything is written.
+        All or nothing: a conflict, or a folder that already exists, raises before
+        anything is written (the folder is made last, inside the transaction).
         """
         tracked = {v.group: v.name for v in plan.tracked}
         combo = combination_key(plan.experiment, tracked)
         for _attempt in range(5):
+            claimed = None
             try:
                 with self._write() as conn:
-                    self._lock_variants(conn, plan)
+                    took = self._lock_variants(conn, plan)
                     iteration = self._next_iteration(conn, combo)
                     name = trial_name(plan.experiment, tracked, iteration)
                     record = replace(plan.open_record(name, iteration), heartbeat_at=liveness.now())
                     conn.execute(schema.trials.insert().values(_record_row(record, combo)))
-                    return record
+                    claimed = self._claim_folder(record, combo, plan.tracked, took)
+                return record
             except sa.exc.IntegrityError as error:
                 if "key" not in str(error.orig).lower():
-                    raise StoreError(_integrity_message(self.url, error)) from error
+                    raise StoreError(_integrity_message(self.shown_url, error)) from error
                 plan = replace(plan, key=new_key())
-        raise StoreError(f"Could not find a free trial key in {self.url}.\nTry again.")
+            except BaseException:
+                if claimed is not None:  # the commit failed after the folder was made
+                    shutil.rmtree(claimed, ignore_errors=True)
+                raise
+        raise StoreError(f"Could not find a free trial key in {self.shown_url}.\nTry again.")
+
+    def _claim_folder(
+        self,
+        record: TrialRecord,
+        combo: str,
+        tracked: tuple[VariantValue, ...],
+        took: list[VariantValue],
+    ) -> Path:
+        """Create the trial's folder with its record.json; the folder must be new
+        (trial names are injective, so an existing one belongs to another database)."""
+        try:
+            record.folder.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise TrialFolderExistsError(
+                f"The folder for trial {record.name} already exists, but this trials "
+                "database has no such trial.\n"
+                f"  folder: {record.folder}\n"
+                f"  trials database: {self.shown_url}\n"
+                "  the database was probably deleted or replaced since that trial ran; "
+                "nothing was recorded\n"
+                "Rebuild the database from the trial folders: mitosis-hydra rebuild "
+                f"--trials-folder {self.trials_folder} (or point mitosis.db at the database "
+                "the folder belongs to)."
+            ) from None
+        except OSError as error:
+            raise TrialsFolderError(
+                f"The folder for trial {record.name} cannot be created: "
+                f"{error.strerror or error}.\n"
+                f"  folder: {record.folder}\n"
+                "Check that the trials folder exists and that you can write to it."
+            ) from None
+        try:
+            record_file.write(record, combo, tracked, took)
+        except BaseException as error:
+            shutil.rmtree(record.folder, ignore_errors=True)
+            if isinstance(error, OSError):
+                raise TrialsFolderError(
+                    f"The record file of trial {record.name} cannot be written: "
+                    f"{error.strerror or error}.\n"
+                    f"  folder: {record.folder}\n"
+                    "Check that the trials folder has room and that you can write to it."
+                ) from None
+            raise
+        return record.folder
 
     def finish_trial(
         self,
@@ -135,7 +212,17 @@ class TrialStore:
         with self._write() as conn:
             conn.execute(schema.trials.update().where(schema.trials.c.key == key).values(values))
             faults.inject("closing")  # a test hook: SIGKILL inside the transaction
-        return self._get(key)
+        finished_record = self._get(key)
+        try:
+            record_file.update(finished_record)
+        except (OSError, ValueError) as error:  # the database holds the record regardless
+            log.warning(
+                "The record file of trial %s was not updated (%s); `mitosis-hydra rebuild` "
+                "would restore it as it was when the trial started.",
+                finished_record.name,
+                error,
+            )
+        return finished_record
 
     def heartbeat(self, key: str) -> None:
         """Tell readers the driver of this `running` trial is alive (one short write)."""
@@ -182,7 +269,7 @@ class TrialStore:
         if not rows:
             raise TrialNotFoundError(
                 f"No trial has a key starting with {key_or_prefix!r}.\n"
-                f"  trials database: {self.url}\n"
+                f"  trials database: {self.shown_url}\n"
                 "Check the key with: mitosis-hydra list"
             )
         candidates = "\n".join(f"  {row.key}  {row.name}" for row in rows[:10])
@@ -343,26 +430,38 @@ class TrialStore:
     # -- plumbing ----------------------------------------------------------------
 
     def _create_engine(self) -> Engine:
-        if self.url.startswith("sqlite"):
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # Pooled: a connection (and its WAL state) is reused across the writes
-            # and pages of one process; _ENGINES gives each process its own engine.
-            engine = sa.create_engine(self.url)
-        except (sa.exc.ArgumentError, ImportError) as error:
-            raise StoreError(
-                f"Cannot open the trials database {self.url!r}: {error}\n"
-                "Set mitosis.db to a SQLAlchemy URL such as postgresql://user@host/db, "
-                "or leave it unset for the SQLite file in the trials folder."
-            ) from error
+        path = sqlite_path(self.url)
+        if path is not None:
+            if not path.exists() and self.url == default_url(self.trials_folder):
+                self._refuse_a_lost_database(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Pooled: a connection (and its WAL state) is reused across the writes
+        # and pages of one process; _ENGINES gives each process its own engine.
+        engine = sa.create_engine(self.url)
         if engine.dialect.name == "sqlite":
             schema.configure_sqlite(engine)
-        schema.create(engine, self.url)
+        schema.create(engine, self.shown_url)
         return engine
+
+    def _refuse_a_lost_database(self, path: Path) -> None:
+        """A new database beside recorded trial folders would count iterations from 1 again."""
+        if not self.trials_folder.is_dir():
+            return
+        recorded = next(self.trials_folder.glob(f"*/{RECORD_FILE}"), None)
+        if recorded is not None:
+            raise StoreError(
+                "The trials database is missing, but the trials folder holds recorded "
+                "trials.\n"
+                f"  trials database: {path}\n"
+                f"  recorded trial: {recorded.parent.name}\n"
+                "  a new database would number their iterations again; nothing was written\n"
+                "Rebuild the database from the trial folders: "
+                f"mitosis-hydra rebuild --trials-folder {self.trials_folder}"
+            )
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._driver_errors(), self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 schema.take_write_lock(conn)
@@ -370,18 +469,35 @@ class TrialStore:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with self._driver_errors(), self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def _lock_variants(self, conn: Connection, plan: TrialPlan) -> None:
+    @contextmanager
+    def _driver_errors(self) -> Iterator[None]:
+        """The one place where the database driver's errors become a StoreError.
+
+        Unique-key clashes pass through (begin_trial retries them); everything else
+        the driver or the file system says is reported with the URL's password masked.
+        """
+        try:
+            yield
+        except sa.exc.IntegrityError:
+            raise
+        except (sa.exc.SQLAlchemyError, OSError, ImportError, OverflowError) as error:
+            raise StoreError(driver_message(self.shown_url, self.trials_folder, error)) from None
+
+    def _lock_variants(self, conn: Connection, plan: TrialPlan) -> list[VariantValue]:
+        """Check the plan's variants against their locks; lock the new names (returned)."""
         stored = _stored_locks(conn, plan.tracked)
         conflicts = find_conflicts(plan.tracked, stored)
         if conflicts:
             raise VariantConflictError(conflict_message(conflicts))
         now = plan.started_at.isoformat()
+        took = []
         for variant in plan.tracked:
             if (variant.group, variant.name) in stored:
                 continue
+            took.append(variant)
             # first_trial holds the key; readers show the trial's name in its place
             conn.execute(
                 schema.variants.insert().values(
@@ -395,6 +511,7 @@ class TrialStore:
                     locked_at=now,
                 )
             )
+        return took
 
     def _next_iteration(self, conn: Connection, combo: str) -> int:
         table = schema.trials
@@ -522,3 +639,57 @@ def _integrity_message(url: str, error: sa.exc.IntegrityError) -> str:
         "  this means another process wrote the same trial at the same moment\n"
         "Run the trial again; if it repeats, report it with the database file."
     )
+
+
+# What a driver's message says, and what the user can do about it.
+_CORRUPT = ("file is not a database", "malformed", "not a database", "file is encrypted")
+_READ_ONLY = ("readonly", "read-only", "read only")
+
+
+def driver_message(shown_url: str, trials_folder: Path, error: BaseException) -> str:
+    """One paragraph for an error of the database driver or of the file system."""
+    text = mask_text(_first_line(error))
+    lowered = text.lower()
+    where = f"  trials database: {shown_url}\n  error: {text}\n"
+    if any(word in lowered for word in _CORRUPT):
+        return (
+            f"The trials database is damaged and cannot be read.\n{where}"
+            "Rebuild it from the trial folders (the damaged file is kept aside): "
+            f"mitosis-hydra rebuild --trials-folder {trials_folder}"
+        )
+    if any(word in lowered for word in _READ_ONLY):
+        return (
+            f"The trials database cannot be written: it is read-only.\n{where}"
+            "Make the database file and its folder writable (SQLite also writes -wal and "
+            "-shm files beside it), or point mitosis.db at a database you can write."
+        )
+    if isinstance(error, (ImportError, sa.exc.ArgumentError)):
+        return (
+            f"The trials database URL cannot be used.\n{where}"
+            "Set mitosis.db to a SQLAlchemy URL whose driver is installed, such as "
+            "postgresql+psycopg://user@host/db, or leave it unset for the SQLite file in "
+            "the trials folder."
+        )
+    if isinstance(error, OSError) or "unable to open" in lowered:
+        return (
+            f"The trials database cannot be opened.\n{where}"
+            "Check that its folder exists and that you can write to it."
+        )
+    if isinstance(error, sa.exc.OperationalError) and not shown_url.startswith("sqlite"):
+        return (
+            f"The trials database server cannot be reached.\n{where}"
+            "Check that the server runs and accepts connections, and the host, port, user "
+            "and database in mitosis.db."
+        )
+    return (
+        f"The trials database refused an operation.\n{where}"
+        "Check the database; if it is damaged, rebuild it from the trial folders: "
+        f"mitosis-hydra rebuild --trials-folder {trials_folder}"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    """The driver's own message, without SQLAlchemy's SQL echo and background link."""
+    original = getattr(error, "orig", None)
+    text = str(original if original is not None else error).strip()
+    return (text.splitlines() or [type(error).__name__])[0]

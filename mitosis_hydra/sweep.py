@@ -102,13 +102,20 @@ def validate(jobs: Sequence[SweepJob], cwd: Path) -> None:
     recorded = [job for job in jobs if job.spec is not None and not job.spec.debug]
     if recorded:
         try:
-            gitinfo.require_clean(gitinfo.read_state(cwd), cwd)
+            state = gitinfo.read_state(cwd)
+            gitinfo.require_clean(state, cwd)
+            for folder, paths in _config_paths(recorded).items():
+                gitinfo.require_committed(state, gitinfo.config_files(paths, folder))
         except MitosisError as error:
             problems.append(str(error))
     for store, group in _by_store(recorded):
         problems += sweep_conflicts(group)
         variants = _distinct_variants(group)
-        conflicts = store.check_locks(variants)
+        try:
+            conflicts = store.check_locks(variants)
+        except MitosisError as error:  # the database cannot be read: say so with the rest
+            problems.append(str(error))
+            continue
         if conflicts:
             problems.append(conflict_message(conflicts))
     if problems:
@@ -156,6 +163,15 @@ def _by_store(jobs: Sequence[SweepJob]) -> list[tuple[TrialStore, list[SweepJob]
         settings = job.spec.settings
         groups[(Path(settings.trials_folder).resolve(), settings.db)].append(job)
     return [(TrialStore(folder, db), group) for (folder, db), group in groups.items()]
+
+
+def _config_paths(jobs: Sequence[SweepJob]) -> dict[Path, list[Path]]:
+    """Per trials folder (skipped when walking), the config folders its jobs read."""
+    found: dict[Path, set[Path]] = defaultdict(set)
+    for job in jobs:
+        folder = Path(job.spec.settings.trials_folder).resolve()
+        found[folder].update(job.context.config_paths)
+    return {folder: sorted(paths) for folder, paths in found.items()}
 
 
 def _distinct_variants(jobs: Sequence[SweepJob]) -> list[VariantValue]:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import environment, faults, gitinfo, liveness
-from .errors import MitosisError, TrialFailedError, TrialInterruptedError, TrialNotFinishedError
+from .errors import TrialFailedError, TrialInterruptedError, TrialNotFinishedError
 from .kernel import ExecutionResult, TrialKernel, sigterm_as_exception, take_prestarted
+from .masking import mask_text
 from .naming import debug_name
 from .notebook import NotebookPlan, build_notebook
 from .paths import (
@@ -53,6 +54,7 @@ class TrialContext:
     reproduction_of: str | None = None
     hydra: dict[str, Any] | None = None  # the job's `hydra` node, resolved
     sweep: str | None = None  # id of the multirun this job belongs to
+    config_paths: tuple[Path, ...] = ()  # the config folders Hydra composed from
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ def _checked_and_recorded(
     git = gitinfo.read_state(context.cwd)
     if not spec.debug:
         gitinfo.require_clean(git, context.cwd)
+        gitinfo.require_committed(git, gitinfo.config_files(list(context.config_paths), folder))
     store = None if spec.debug else TrialStore(folder, spec.settings.db)
     faults.inject("before-locks")
     record = _open_record(spec, context, git, folder, store)
@@ -188,14 +191,7 @@ def _execute(
     kernel: TrialKernel,
 ) -> TrialOutcome:
     trial_dir = record.folder
-    try:
-        trial_dir.mkdir(parents=True, exist_ok=False)
-    except FileExistsError as error:
-        raise MitosisError(
-            f"The folder for trial {record.name} already exists: {trial_dir}\n"
-            "  its files may belong to a trial recorded in another database; nothing was changed\n"
-            "Move that folder away, or point mitosis.db at the database it belongs to."
-        ) from error
+    trial_dir.mkdir(parents=True, exist_ok=True)  # a recorded trial's store made it already
     _write_files(spec, context, git, record, trial_dir)
     notebook = build_notebook(_notebook_plan(spec, context, record), _provenance(spec, record))
     result = kernel.execute(
@@ -275,9 +271,11 @@ def _write_files(
     record: TrialRecord,
     trial_dir: Path,
 ) -> None:
-    (trial_dir / CONFIG_FILE).write_text(context.config_yaml, encoding="utf-8")
+    # A database password (mitosis.db, a git remote with a token) is never written.
+    (trial_dir / CONFIG_FILE).write_text(mask_text(context.config_yaml), encoding="utf-8")
     if context.hydra is not None:
-        (trial_dir / HYDRA_FILE).write_text(hydra_yaml(context.hydra, trial_dir), encoding="utf-8")
+        hydra_text = mask_text(hydra_yaml(context.hydra, trial_dir))
+        (trial_dir / HYDRA_FILE).write_text(hydra_text, encoding="utf-8")
     env = environment.capture(git)
     env["invocation"] = {
         "cwd": str(context.cwd),
@@ -291,7 +289,7 @@ def _write_files(
         "debug": spec.debug,
         "sweep": context.sweep,
     }
-    (trial_dir / ENVIRONMENT_FILE).write_text(json.dumps(env, indent=2), encoding="utf-8")
+    (trial_dir / ENVIRONMENT_FILE).write_text(mask_text(json.dumps(env, indent=2)), "utf-8")
     if spec.debug and git.root is not None:
         (trial_dir / DIFF_FILE).write_text(gitinfo.diff(git.root), encoding="utf-8")
     level = "DEBUG" if spec.debug else "INFO"

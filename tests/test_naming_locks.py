@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from mitosis_hydra.canonical import canonical_hash, canonical_string
 from mitosis_hydra.locks import Conflict, conflict_message, display_value, find_conflicts
-from mitosis_hydra.naming import combination_key, debug_name, trial_name, variant_part
+from mitosis_hydra.naming import (
+    combination_key,
+    debug_name,
+    names_hash,
+    trial_name,
+    variant_part,
+)
 from mitosis_hydra.records import VariantLock, VariantValue
 
 LOCKED_AT = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
@@ -52,8 +59,37 @@ def test_a_trial_without_parameters_is_named_by_experiment_and_iteration() -> No
     assert trial_name("sine", {}, 2) == "sine-2"
 
 
-def test_characters_unsafe_in_folder_names_are_replaced() -> None:
-    assert trial_name("my exp", {"amp": "a b/c:d"}, 1) == "my_exp-amp_a_b_c_d-1"
+def test_characters_unsafe_in_folder_names_are_replaced_and_a_hash_added() -> None:
+    name = trial_name("my exp", {"amp": "a b/c:d"}, 1)
+    assert name == f"my_exp-amp_a_b_c_d-h{names_hash('my exp', {'amp': 'a b/c:d'})}-1"
+    assert re.fullmatch(r"my_exp-amp_a_b_c_d-h[0-9a-f]{8}-1", name)
+
+
+def test_names_that_sanitise_alike_still_give_different_trial_names() -> None:
+    pairs = [
+        ("draw", {"amplitude": "sub/deep"}, "draw", {"amplitude": "sub_deep"}),
+        ("draw", {"amplitude": "grün"}, "draw", {"amplitude": "grän"}),
+        ("a/b/c", {}, "a_b_c", {}),
+        ("draw", {"a.b": "x"}, "draw", {"a/b": "x"}),
+    ]
+    for exp1, variants1, exp2, variants2 in pairs:
+        assert trial_name(exp1, variants1, 1) != trial_name(exp2, variants2, 1)
+        assert debug_name(exp1, variants1, "k") != debug_name(exp2, variants2, "k")
+    # the name that needed no change keeps its plain, hash-free form
+    assert trial_name("draw", {"amplitude": "sub_deep"}, 1) == "draw-amplitude_sub_deep-1"
+
+
+def test_modified_variant_labels_stay_readable() -> None:
+    variants = {"model": "ridge[alpha=0.5,fit=true]", "amplitude": "x+y.z"}
+    assert trial_name("fit", variants, 3) == (
+        "fit-amplitude_x+y.z-model_ridge[alpha=0.5,fit=true]-3"
+    )
+
+
+@given(st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=8))
+def test_different_variant_names_never_share_a_trial_name(first: str, second: str) -> None:
+    assume(first != second)
+    assert trial_name("e", {"g": first}, 1) != trial_name("e", {"g": second}, 1)
 
 
 def test_debug_names_say_debug_and_carry_the_key() -> None:

@@ -202,6 +202,14 @@ def test_a_seed_that_is_not_an_integer_is_refused(seed: Any) -> None:
     ]
 
 
+@pytest.mark.parametrize("seed", [2**63, -(2**63) - 1])
+def test_a_seed_beyond_64_bits_is_refused(seed: int) -> None:
+    with pytest.raises(ConfigError, match=rf"^seed {seed} is outside the range a trial record"):
+        spec(config(seed=seed))
+    assert spec(config(seed=2**63 - 1)).seed == 2**63 - 1
+    assert spec(config(seed=-(2**63))).seed == -(2**63)
+
+
 def test_debug_must_be_a_boolean() -> None:
     with pytest.raises(ConfigError, match=r"debug must be true or false, got 'yes'"):
         spec(config(debug="yes"))

@@ -7,6 +7,7 @@ created by all of them at the same moment too.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 import traceback
@@ -16,11 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mitosis_hydra.canonical import canonical_hash, canonical_string
-from mitosis_hydra.errors import TrialNotFoundError, VariantConflictError
+from mitosis_hydra.errors import (
+    StoreError,
+    TrialFolderExistsError,
+    TrialNotFoundError,
+    VariantConflictError,
+)
+from mitosis_hydra.masking import mask_text
+from mitosis_hydra.paths import RECORD_FILE
 from mitosis_hydra.records import TrialPlan, TrialStatus, VariantValue
-from mitosis_hydra.store import DB_FILENAME, TrialStore, new_key
+from mitosis_hydra.store import DB_FILENAME, TrialStore, close_engines, new_key
 
 COMMIT = "1234567abcdef0123456789abcdef0123456789"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
@@ -351,3 +361,86 @@ def test_processes_racing_for_a_new_variant_name_agree_on_one_value(tmp_path: Pa
         assert sorted(t.iteration for t in recorded) == list(range(1, len(recorded) + 1))
         assert lock.first_trial in {t.name for t in recorded if t.iteration == 1}
     print(f"\nrace: {PROCESSES} processes x {NEW_NAMES} new names in {elapsed:.2f}s")
+
+
+# -- refusals write nothing; driver errors become messages -----------------------------
+
+
+def test_an_existing_trial_folder_refuses_the_trial_and_writes_nothing(store: TrialStore):
+    (store.trials_folder / "sine-amplitude_small-1").mkdir(parents=True)
+    with pytest.raises(TrialFolderExistsError) as caught:
+        store.begin_trial(plan(store.trials_folder))
+    message = str(caught.value)
+    assert message.startswith(
+        "The folder for trial sine-amplitude_small-1 already exists, but this trials database"
+    )
+    assert message.splitlines()[-1].startswith("Rebuild the database from the trial folders:")
+    assert list(store.list_trials()) == []
+    assert store.variant_locks() == []
+
+
+def test_the_opened_record_is_written_beside_the_trial(store: TrialStore):
+    record = store.begin_trial(plan(store.trials_folder))
+    written = json.loads((record.folder / RECORD_FILE).read_text())
+    assert written["record"]["status"] == "running"
+    assert [v["name"] for v in written["tracked"]] == ["small"]
+    store.finish_trial(record.key, status=TrialStatus.FINISHED, notebook=None, main=1.5)
+    written = json.loads((record.folder / RECORD_FILE).read_text())
+    assert (written["record"]["status"], written["record"]["main"]) == ("finished", 1.5)
+
+
+def test_a_file_that_is_not_a_database_is_reported_with_what_to_do(tmp_path: Path):
+    folder = tmp_path / "trials"
+    folder.mkdir()
+    (folder / DB_FILENAME).write_bytes(b"garbage" * 100)
+    for action in (lambda s: s.begin_trial(plan(folder)), lambda s: list(s.list_trials())):
+        with pytest.raises(StoreError) as caught:
+            action(TrialStore(folder))
+        lines = str(caught.value).splitlines()
+        assert lines[0] == "The trials database is damaged and cannot be read."
+        assert lines[-1] == (
+            "Rebuild it from the trial folders (the damaged file is kept aside): "
+            f"mitosis-hydra rebuild --trials-folder {folder}"
+        )
+    assert sorted(p.name for p in folder.iterdir()) == [DB_FILENAME]
+
+
+def test_messages_never_show_a_password(tmp_path: Path):
+    store = TrialStore(tmp_path, "postgresql+psycopg://u:SECRET@127.0.0.1:1/db")
+    with pytest.raises(StoreError) as caught:
+        store.get("abc")
+    assert "SECRET" not in str(caught.value)
+    assert "postgresql+psycopg://u:***@127.0.0.1:1/db" in str(caught.value)
+    assert mask_text("x=mysql://u:p@ss:w@h/db, y=sqlite:///a.db") == (
+        "x=mysql://u:***@h/db, y=sqlite:///a.db"
+    )
+
+
+def test_a_lost_database_beside_recorded_trials_is_not_recreated(store: TrialStore):
+    store.begin_trial(plan(store.trials_folder))
+    db = store.trials_folder / DB_FILENAME
+    close_engines()  # as a new process would: no connection to the deleted file
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    fresh = TrialStore(store.trials_folder)
+    with pytest.raises(StoreError) as caught:
+        fresh.begin_trial(plan(store.trials_folder))
+    assert str(caught.value).splitlines()[0] == (
+        "The trials database is missing, but the trials folder holds recorded trials."
+    )
+    assert not db.exists()
+
+
+_URL_SAFE = st.characters(
+    blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs"), blacklist_characters="/'\"@"
+)
+
+
+@given(st.text(alphabet=_URL_SAFE, min_size=1))
+def test_a_password_never_survives_masking(password: str):
+    for url in (f"postgresql+psycopg://u:{password}@h:5432/db", f"mysql://me:{password}@h/db"):
+        masked = mask_text(f"mitosis.db={url} and more")
+        assert f":{password}@" not in masked
+        assert ":***@h" in masked
+        escaped = url.replace(":", "\\:")  # as Hydra writes overrides
+        assert f"\\:{password}@" not in mask_text(escaped)
