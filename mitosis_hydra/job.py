@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .own_values import read_options
 from .paths import default_trials_folder
 from .spec import TrialSpec, build_spec
 from .trial import TrialContext
@@ -47,13 +48,8 @@ def spec_and_context(
     unresolved = OmegaConf.to_container(cfg, resolve=False)
     choices = dict(hydra_cfg.runtime.choices)
     cwd = Path.cwd()
-    spec = build_spec(
-        resolved,
-        unresolved,
-        choices,
-        option_sources(choices, hydra_cfg.runtime.config_sources, cwd),
-        default_trials_folder(cwd),
-    )
+    sources, canonical = read_options(hydra_cfg, choices, unresolved, cwd)
+    spec = build_spec(resolved, unresolved, choices, sources, default_trials_folder(cwd), canonical)
     context = TrialContext(
         cwd=cwd,
         config_yaml=config_yaml,
@@ -62,55 +58,6 @@ def spec_and_context(
         reproduction_of=reproduction_of,
     )
     return spec, context
-
-
-def option_sources(
-    choices: dict[str, str | None], config_sources: Any, cwd: Path
-) -> dict[str, tuple[str | None, str | None]]:
-    """For each chosen group, the file its option came from (relative to cwd) and its text."""
-    found: dict[str, tuple[str | None, str | None]] = {}
-    for key, option in choices.items():
-        group = key.split("@")[0]
-        if option is None or group.startswith("hydra/"):
-            continue
-        for source in config_sources:
-            located = _locate(source["schema"], source["path"], group, option, cwd)
-            if located is not None:
-                found[group] = located
-                break
-    return found
-
-
-def _locate(
-    schema: str, root: str, group: str, option: str, cwd: Path
-) -> tuple[str | None, str | None] | None:
-    if schema == "file":
-        path = Path(root) / group / f"{option}.yaml"
-        if path.is_file():
-            try:
-                shown = str(path.resolve().relative_to(cwd.resolve()))
-            except ValueError:
-                shown = str(path)
-            return shown, path.read_text(encoding="utf-8")
-    elif schema == "pkg":
-        from importlib import resources
-
-        try:
-            path = resources.files(root.replace("/", ".")).joinpath(group, f"{option}.yaml")
-            if path.is_file():
-                return f"pkg://{root}/{group}/{option}.yaml", path.read_text(encoding="utf-8")
-        except (ModuleNotFoundError, FileNotFoundError):
-            return None
-    elif schema == "structured":
-        from hydra.core.config_store import ConfigStore
-        from omegaconf import OmegaConf
-
-        try:
-            node = ConfigStore.instance().load(f"{group}/{option}.yaml")
-        except Exception:  # ConfigStore raises ConfigLoadError for unknown names
-            return None
-        return f"structured://{group}/{option}", OmegaConf.to_yaml(node.node)
-    return None
 
 
 def _user_argv() -> tuple[str, ...]:

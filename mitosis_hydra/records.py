@@ -31,6 +31,7 @@ class VariantValue:
     hash: str
     source: str | None = None
     source_path: str | None = None
+    new_name: str | None = None  # what a conflict suggests: a new file, a new store name
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class TrialPlan:
 
     key: str
     experiment: str
-    variants: dict[str, str]  # parameter group -> variant name, every parameter
+    variants: dict[str, str]  # choice key (`db@src`) -> variant label, every parameter
     tracked: tuple[VariantValue, ...]  # the variants to lock, sorted by group
     commit: str
     seed: int
@@ -62,6 +63,9 @@ class TrialPlan:
     started_at: datetime
     trials_folder: Path
     reproduction_of: str | None = None
+    # name part -> variant label: what names the trial and counts its iterations
+    # (None: the tracked variants' groups and names, as before placements existed)
+    named: dict[str, str] | None = None
 
     def open_record(self, name: str, iteration: int) -> TrialRecord:
         """The `running` record this plan becomes once it has a name and an iteration."""

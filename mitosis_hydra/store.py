@@ -91,7 +91,7 @@ class TrialStore:
 
         All or nothing: a conflict raises before anything is written.
         """
-        tracked = {v.group: v.name for v in plan.tracked}
+        tracked = plan.named if plan.named is not None else {v.group: v.name for v in plan.tracked}
         combo = combination_key(plan.experiment, tracked)
         for _attempt in range(5):
             try:

@@ -151,10 +151,11 @@ def _open_record(
         started_at=datetime.now(UTC),
         trials_folder=folder,
         reproduction_of=context.reproduction_of,
+        named=spec.tracked_variants,
     )
     if store is not None:
         return store.begin_trial(plan)
-    return plan.open_record(debug_name(spec.experiment, spec.variants, plan.key), 0)
+    return plan.open_record(debug_name(spec.experiment, spec.name_parts, plan.key), 0)
 
 
 def _execute(

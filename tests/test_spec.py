@@ -15,7 +15,7 @@ import pytest
 
 from mitosis_hydra.canonical import canonical_string
 from mitosis_hydra.errors import ConfigError
-from mitosis_hydra.spec import TrialSpec, build_spec, unwrap_values
+from mitosis_hydra.spec import OptionSource, TrialSpec, build_spec, unwrap_values
 
 DEFAULT_FOLDER = Path("/default/trials")
 
@@ -43,18 +43,26 @@ def spec(
     resolved: dict[str, Any],
     choices: dict[str, str | None] | None = None,
     unresolved: dict[str, Any] | None = None,
-    sources: dict[str, tuple[str | None, str | None]] | None = None,
+    sources: dict[str, OptionSource] | None = None,
 ) -> TrialSpec:
     choices = (
         {"exp": "sine", "amplitude": "small", "frequency": "slow"} if choices is None else choices
     )
+    unresolved = copy.deepcopy(resolved) if unresolved is None else unresolved
+    for group in ("amplitude", "frequency"):  # as Hydra composes it: unchosen groups are absent
+        if choices.get(group) is None:
+            resolved, unresolved = _without(resolved, group), _without(unresolved, group)
     return build_spec(
         resolved,
-        copy.deepcopy(resolved) if unresolved is None else unresolved,
+        unresolved,
         {**HYDRA_CHOICES, **choices},
         sources or {},
         DEFAULT_FOLDER,
     )
+
+
+def _without(cfg: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in cfg.items() if k != key}
 
 
 # -- parameters ----------------------------------------------------------------------
@@ -76,11 +84,11 @@ def test_value_wrappers_are_unwrapped_at_any_depth() -> None:
 
 
 def test_tracked_variants_carry_their_canonical_value_and_source() -> None:
-    sources = {"amplitude": ("conf/amplitude/small.yaml", "_value_: 4\n")}
-    made = spec(config(), sources=sources)
+    source = OptionSource(path="conf/amplitude/small.yaml", text="_value_: 4\n")
+    made = spec(config(), sources={"amplitude": source})
     amplitude = made.tracked[0]
     assert (amplitude.group, amplitude.name, amplitude.canonical) == ("amplitude", "small", "4")
-    assert (amplitude.source_path, amplitude.source) == sources["amplitude"]
+    assert (amplitude.source_path, amplitude.source) == (source.path, source.text)
     assert made.tracked[1].canonical == canonical_string({"hz": 0.5, "phase": [0, 1.5]})
 
 
@@ -91,7 +99,8 @@ def test_the_locked_value_keeps_its_type(value: Any, text: str) -> None:
 
 def test_a_nested_group_is_its_own_variant_and_passed_inside_its_parent() -> None:
     resolved = config(model={"layers": [8, 4], "optimizer": {"lr": 0.1, "name": "adam"}})
-    choices = {"exp": "sine", "amplitude": "small", "model": "mlp", "model/optimizer": "adam"}
+    choices = {"exp": "sine", "amplitude": "small", "frequency": "slow", "model": "mlp"}
+    choices["model/optimizer"] = "adam"
     made = spec(resolved, choices)
     by_group = {p.group: p for p in made.parameters}
     assert by_group["model"].value == {"layers": [8, 4]}
@@ -116,7 +125,7 @@ def test_untracked_parameters_are_passed_but_not_locked() -> None:
     assert made.arguments["device"] == "cuda:0"
     assert made.variants == {"amplitude": "small", "device": "gpu"}
     assert made.tracked_variants == {"amplitude": "small"}
-    assert [v.group for v in made.tracked] == ["amplitude"]
+    assert [v.group for v in made.tracked] == ["amplitude", "exp"]
 
 
 def test_a_group_whose_value_is_not_at_its_package_is_refused() -> None:
@@ -167,7 +176,7 @@ def test_now_is_allowed_in_untracked_parameters() -> None:
     for cfg in (resolved, unresolved):
         cfg["mitosis"]["untracked"] = ["stamp"]
     made = spec(resolved, {"exp": "sine", "stamp": "today"}, unresolved)
-    assert made.tracked == ()
+    assert [v.group for v in made.tracked] == ["exp"]
 
 
 # -- experiment and settings ---------------------------------------------------------------
