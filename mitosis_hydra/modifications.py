@@ -18,6 +18,10 @@ MAX_MODIFICATIONS_LENGTH = 48
 # Path segments holding these characters are quoted, so a label always reads back one way.
 _SPECIAL = re.compile(r"[.\[\]=,~\"#\s]")
 REMOVED = "~"
+# Strings that read as words are written bare, as in a Hydra override (`user=root`);
+# anything that could read as another value (`"0.5"`, `"true"`) keeps its JSON quotes.
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_NOT_WORDS = {"true", "false", "null", "none", "yes", "no", "on", "off", "nan", "inf", "y", "n"}
 
 
 def modifications(own: Any, value: Any) -> dict[str, Any]:
@@ -57,15 +61,22 @@ def variant_label(base: str, changes: dict[str, Any]) -> str:
     """`ridge` unchanged; `ridge[alpha=0.5]` modified; `ridge[#<hash>]` when the list is long.
 
     Paths are sorted and values written in canonical form (`"4"`, `4` and `4.0` stay
-    apart), so two different modifications never give the same label.
+    apart; a plain word is written bare), so two different modifications never give the
+    same label.
     """
     if not changes:
         return base
     parts = [
-        path if path.startswith(REMOVED) else f"{path}={canonical_string(value)}"
+        path if path.startswith(REMOVED) else f"{path}={_value_text(value)}"
         for path, value in sorted(changes.items())
     ]
     text = ",".join(parts)
     if len(text) > MAX_MODIFICATIONS_LENGTH:
         text = "#" + canonical_hash(canonical_string(changes))
     return f"{base}[{text}]"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str) and _WORD.fullmatch(value) and value.lower() not in _NOT_WORDS:
+        return value
+    return canonical_string(value)

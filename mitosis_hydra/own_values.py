@@ -173,8 +173,8 @@ def _default_text(default: Any) -> str:
     if isinstance(default, GroupDefault):
         override = "override " if default.override else ""
         package = f"@{default.package}" if default.package else ""
-        return f"{override}{default.get_group_path()}{package}: {default.get_name()}"
-    return str(default.get_config_path())
+        return f"{override}{default.group}{package}: {default.value}"
+    return str(default.path)
 
 
 def _own_canonical(own: Any, package: str | None, escaped: dict[str, Any]) -> Any:
