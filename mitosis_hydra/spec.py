@@ -75,10 +75,14 @@ class Parameter:
 
     @property
     def name_part(self) -> str:
-        """How the parameter appears in a trial name: its package (`src`), or a preset's group."""
+        """How the parameter appears in a trial name: its package (`src`), or a preset's group.
+
+        Written as a group path (`model/optimizer` for the package `model.optimizer`):
+        naming.py shows nested groups with dots.
+        """
         if self.preset or not self.package:
-            return self.group.replace("/", ".")
-        return self.package.removeprefix("exp.")
+            return self.group
+        return self.package.removeprefix("exp.").replace(".", "/")
 
     def variant_value(self) -> VariantValue:
         text = canonical_string(self.value if self.locked is None else self.locked)

@@ -72,7 +72,7 @@ COMPOSITION = {
 VARIANTS = {
     "dst": "postgresql",
     "schema": "school",
-    "schema.tables": "small",
+    "schema/tables": "small",
     "src": "mysql",
     "ui": "full",
 }
