@@ -80,3 +80,9 @@ def _value_text(value: Any) -> str:
     if isinstance(value, str) and _WORD.fullmatch(value) and value.lower() not in _NOT_WORDS:
         return value
     return canonical_string(value)
+
+
+def locked_name(key: str, label: str) -> tuple[str, str]:
+    """The (group, option) a recorded variant is locked under: `db@src`, `mysql[user=root]` →
+    (`db`, `mysql`). Records key variants by Hydra's choice key and name them by label."""
+    return key.split("@", 1)[0], label.split("[", 1)[0]

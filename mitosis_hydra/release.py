@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from . import schema
 from .errors import VariantInUseError, VariantNotFoundError
+from .modifications import locked_name
 from .records import VariantLock
 from .store import TrialStore, _dumps, _row_lock
 
@@ -121,7 +122,8 @@ def _lock_or_raise(conn: Connection, group: str, name: str, url: str) -> Variant
 def _trials_using(conn: Connection, lock: VariantLock) -> list[str]:
     """Names of trials recorded with the lock's current value (those since it was locked)."""
     table = schema.trials
-    fragment = json.dumps({lock.group: lock.name})[1:-1]
+    # a placement (`db@src`) or a modified variant (`mysql[user=root]`) uses the lock too
+    fragment = json.dumps(lock.name)[:-1]
     rows = conn.execute(
         sa.select(table.c.name, table.c.variants, table.c.started_at)
         .where(table.c.variants.contains(fragment, autoescape=True))
@@ -130,9 +132,13 @@ def _trials_using(conn: Connection, lock: VariantLock) -> list[str]:
     return [
         row.name
         for row in rows
-        if json.loads(row.variants).get(lock.group) == lock.name
+        if (lock.group, lock.name) in _locked_names(row.variants)
         and datetime.fromisoformat(row.started_at) >= lock.locked_at
     ]
+
+
+def _locked_names(variants_json: str) -> set[tuple[str, str]]:
+    return {locked_name(key, label) for key, label in json.loads(variants_json).items()}
 
 
 def _in_use_message(lock: VariantLock, used: list[str]) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import schema
 from .errors import StoreError, TrialNotFoundError, VariantConflictError
 from .locks import conflict_message, find_conflicts
+from .modifications import locked_name
 from .naming import combination_key, trial_name
 from .records import TrialPlan, TrialRecord, TrialStatus, VariantLock, VariantValue
 from .trial_list import TrialList
@@ -220,7 +221,8 @@ class TrialStore:
             for variants_json, started in conn.execute(
                 sa.select(table.c.variants, table.c.started_at)
             ):
-                for pair in json.loads(variants_json).items():
+                used = {locked_name(key, label) for key, label in json.loads(variants_json).items()}
+                for pair in used:  # a trial counts once, however many placements use a lock
                     lock = locks.get(pair)
                     if lock is not None and datetime.fromisoformat(started) >= lock.locked_at:
                         counts[pair] = counts.get(pair, 0) + 1

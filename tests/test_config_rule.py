@@ -274,3 +274,38 @@ def test_a_configstore_conflict_names_the_registering_module(project):
     assert "ConfigStore node cache/small, registered by module userpkg.stored" in run.stderr
     assert "structured://" not in run.stderr
     assert "name='small_v2'" in lines[-1] and ".yaml" not in lines[-1]
+
+
+def _cli(project, *args: str):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "mitosis-hydra"), *args],
+        cwd=project.root,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_placed_and_modified_variants_count_as_uses_of_their_lock(project):
+    run = project.run("+exp=migrate", "db@src=postgresql", "src.timeout=5")
+    assert run.returncode == 0, run.output
+    trial = _only(project)
+    assert trial.variants["db@src"] == "postgresql[timeout=5]"
+    counts = {(lock.group, lock.name): lock.trial_count for lock in _locks(project)}
+    assert counts[("db", "postgresql")] == 1
+    shown = _cli(project, "show", trial.key, "--json")
+    assert shown.returncode == 0, shown.stderr
+    variants = json.loads(shown.stdout)["variants"]
+    assert variants["db@src"]["name"] == "postgresql[timeout=5]"
+    assert variants["db@src"]["locked"] == "modified; postgresql is locked"
+    assert json.loads(variants["db@src"]["value"])["timeout"] == 5
+    assert variants["db@dst"]["locked"] == "locked"
+    release = _cli(project, "variants", "release", "db/postgresql", "--yes")
+    assert release.returncode == 1, release.stdout + release.stderr
+    assert "db/postgresql is still used by 1 recorded trial" in release.stderr

@@ -252,3 +252,66 @@ def test_now_in_an_untracked_child_group_does_not_refuse_its_tracked_parent() ->
     made = spec(resolved, {"exp": "sine", "model": "mlp", "model/logger": "dated"}, unresolved)
     assert made.tracked_variants == {"model": "mlp"}
     assert made.tracked[0].canonical == canonical_string({"layers": 2})
+
+
+# -- placements, experiment arguments, presets (the config rule) ---------------------------
+
+
+def _db_config() -> dict[str, Any]:
+    return {
+        **_without(_without(config(), "amplitude"), "frequency"),
+        "db": {"driver": "mysql"},
+        "backup": {"driver": "postgresql"},
+    }
+
+
+def test_a_group_and_its_placement_are_two_parameters() -> None:
+    made = spec(_db_config(), {"exp": "sine", "db": "mysql", "db@backup": "postgresql"})
+    assert made.arguments == {"db": {"driver": "mysql"}, "backup": {"driver": "postgresql"}}
+    assert made.variants == {"db": "mysql", "db@backup": "postgresql"}
+    assert made.tracked_variants == {"db": "mysql", "backup": "postgresql"}
+    assert [(v.group, v.name) for v in made.tracked] == [
+        ("db", "mysql"),
+        ("db", "postgresql"),
+        ("exp", "sine"),
+    ]
+
+
+def test_one_option_placed_twice_is_locked_once() -> None:
+    resolved = {**_db_config(), "backup": {"driver": "mysql"}}
+    made = spec(resolved, {"exp": "sine", "db": "mysql", "db@backup": "mysql"})
+    assert [(v.group, v.name) for v in made.tracked] == [("db", "mysql"), ("exp", "sine")]
+
+
+def test_experiment_keys_are_arguments_and_its_own_groups_are_parameters() -> None:
+    resolved = config()
+    resolved["exp"] = {"name": "sine", "run": "pkg:run", "epochs": 10, "model": {"depth": 2}}
+    choices = {"exp": "sine", "amplitude": "small", "frequency": "slow", "model": "deep"}
+    sources = {"model": OptionSource(package="exp.model")}
+    made = spec(resolved, choices, sources=sources)
+    assert made.arguments["epochs"] == 10 and made.arguments["model"] == {"depth": 2}
+    assert made.tracked_variants == {"amplitude": "small", "frequency": "slow", "model": "deep"}
+    exp = made.tracked[-1]
+    assert (exp.group, exp.name) == ("exp", "sine")
+    assert exp.canonical == canonical_string({"run": "pkg:run", "epochs": 10})
+
+
+def test_an_experiment_argument_may_not_shadow_a_parameter() -> None:
+    resolved = config()
+    resolved["exp"] = {"run": "pkg:run", "amplitude": 3}
+    with pytest.raises(ConfigError) as caught:
+        spec(resolved)
+    assert str(caught.value).splitlines()[0] == (
+        "The experiment argument `amplitude` has the name of another parameter."
+    )
+
+
+def test_a_preset_is_locked_and_named_but_not_passed() -> None:
+    own = {"frequency": {"hz": 0.5}}
+    sources = {"preset": OptionSource(package="", own=own, known=True, selects=("x: y",))}
+    choices = {"exp": "sine", "amplitude": "small", "frequency": "slow", "preset": "fast"}
+    made = spec(config(), choices, sources=sources)
+    assert "preset" not in made.arguments
+    assert made.tracked_variants["preset"] == "fast"
+    preset = next(v for v in made.tracked if v.group == "preset")
+    assert preset.canonical == canonical_string({"defaults": ["x: y"], "values": own})
