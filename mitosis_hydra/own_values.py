@@ -31,7 +31,8 @@ def read_options(
     """
     repo = _repository(hydra_cfg.runtime.config_sources)
     packages = _packages(repo, hydra_cfg, choices)
-    roots = parameter_roots(choices, packages)
+    untracked = (unresolved.get("mitosis") or {}).get("untracked") or ()
+    roots = parameter_roots(choices, packages, untracked)
     escaped = _escape(unresolved, roots)
     canonical = _resolve(escaped, keys=[k for k in unresolved if k not in ("mitosis", "hydra")])
     sources = {}
@@ -222,17 +223,15 @@ def _escape(node: Any, roots: set[str]) -> Any:
         return {key: _escape(value, roots) for key, value in node.items()}
     if isinstance(node, list):
         return [_escape(value, roots) for value in node]
-    if isinstance(node, str) and "${" in node and _kept(node, roots):
-        return node.replace("${", "\\${")
+    if isinstance(node, str) and "${" in node:
+        if any(marker in node for marker in _VOLATILE):
+            return node.replace("${", "\\${")  # kept whole: spec.py refuses it in a variant
+        if node.count("${") == len(_REFERENCE.findall(node)):  # nested ones are resolved
+            return _REFERENCE.sub(lambda match: _escaped(match, roots), node)
     return node
 
 
-def _kept(text: str, roots: set[str]) -> bool:
-    if any(marker in text for marker in _VOLATILE):
-        return True
-    references = _REFERENCE.findall(text)
-    if not references or text.count("${") != len(references):
-        return False  # nested interpolations are resolved
-    return all(
-        ":" not in ref and ref.strip().split(".")[0].split("[")[0] in roots for ref in references
-    )
+def _escaped(match: re.Match[str], roots: set[str]) -> str:
+    reference = match.group(1).strip()
+    kept = ":" not in reference and reference.split(".")[0].split("[")[0] in roots
+    return "\\" + match.group(0) if kept else match.group(0)

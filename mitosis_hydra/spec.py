@@ -203,16 +203,24 @@ def build_spec(
     )
 
 
-def parameter_roots(choices: Mapping[str, str | None], packages: Mapping[str, str]) -> set[str]:
-    """Top-level keys whose references stay references in a canonical value (see DESIGN §4)."""
+def parameter_roots(
+    choices: Mapping[str, str | None], packages: Mapping[str, str], untracked: Any = ()
+) -> set[str]:
+    """Top-level keys whose references stay references in a canonical value (see DESIGN §4).
+
+    Only named values qualify: `seed`, the experiment and tracked parameters. A
+    reference to an untracked parameter is resolved, or a variant's name would
+    not say what it held.
+    """
+    skipped = set(untracked) if isinstance(untracked, list | tuple) else set()
     roots = {"seed", "exp"}
     for key, option in choices.items():
-        if option is None or key.startswith("hydra/"):
+        if option is None or key.startswith("hydra/") or {key, key.split("@")[0]} & skipped:
             continue
         package = packages.get(key, _package(key))
         if package and package != "_global_":
             roots.add(package.split(".")[0])
-    return roots
+    return roots - skipped
 
 
 def _chosen(

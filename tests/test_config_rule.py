@@ -309,3 +309,13 @@ def test_placed_and_modified_variants_count_as_uses_of_their_lock(project):
     release = _cli(project, "variants", "release", "db/postgresql", "--yes")
     assert release.returncode == 1, release.stdout + release.stderr
     assert "db/postgresql is still used by 1 recorded trial" in release.stderr
+
+
+def test_a_reference_to_an_untracked_parameter_is_resolved_in_the_lock(project):
+    run = project.run("+exp=migrate", "mitosis.untracked=[src]")
+    assert run.returncode == 0, run.output
+    full = next(lock for lock in _locks(project) if lock.name == "full")
+    assert json.loads(full.canonical)["title"] == "mysql to ${dst.driver}"
+    other = project.run("+exp=migrate", "mitosis.untracked=[src]", "db@src=postgresql")
+    assert other.returncode == 2, other.output
+    assert other.stderr.startswith("Variant ui=full is already locked to a different value.")
