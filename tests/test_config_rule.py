@@ -319,3 +319,23 @@ def test_a_reference_to_an_untracked_parameter_is_resolved_in_the_lock(project):
     other = project.run("+exp=migrate", "mitosis.untracked=[src]", "db@src=postgresql")
     assert other.returncode == 2, other.output
     assert other.stderr.startswith("Variant ui=full is already locked to a different value.")
+
+
+def test_an_experiment_takes_groups_of_its_own_through_its_defaults_list(make_user_project):
+    files = {
+        **COMPOSITION,
+        "userpkg/conf/exp/cached.yaml": (
+            "defaults:\n  - /cache: small\nrun: userpkg.migrate:migrate\nbatch: 5\n"
+        ),
+    }
+    project = make_user_project(files=files)
+    run = project.run("+exp=cached", "exp.cache.size=32")
+    assert run.returncode == 0, run.output
+    trial = _only(project)
+    assert trial.variants["cache@exp.cache"] == "small[size=32]"  # Hydra's choice key
+    assert trial.name == trial_name("cached", {**VARIANTS, "cache": "small[size=32]"}, 1)
+    data = load_trial_data(trial.key, project.trials_folder)
+    assert data["cache"] == {"size": 32, "policy": "lru"} and data["main"] == 5.0
+    locks = {(lock.group, lock.name): json.loads(lock.canonical) for lock in _locks(project)}
+    assert locks[("cache", "small")] == {"size": 64, "policy": "lru"}
+    assert locks[("exp", "cached")] == {"run": "userpkg.migrate:migrate", "batch": 5}

@@ -315,3 +315,26 @@ def test_a_preset_is_locked_and_named_but_not_passed() -> None:
     assert made.tracked_variants["preset"] == "fast"
     preset = next(v for v in made.tracked if v.group == "preset")
     assert preset.canonical == canonical_string({"defaults": ["x: y"], "values": own})
+
+
+def test_a_top_level_key_a_variant_refers_to_is_allowed_and_resolved_into_its_lock() -> None:
+    resolved = config(paths={"data": "/data"}, frequency={"file": "/data/f.csv"})
+    unresolved = copy.deepcopy(resolved)
+    unresolved["frequency"]["file"] = "${paths.data}/f.csv"
+    made = spec(resolved, unresolved=unresolved)
+    assert "paths" not in made.arguments
+    assert made.tracked[1].canonical == canonical_string({"file": "/data/f.csv"})
+    with pytest.raises(ConfigError) as caught:
+        spec(resolved)  # nothing refers to it any more
+    assert str(caught.value).startswith("The top-level key `paths` is not a parameter")
+
+
+def test_a_modified_variant_is_named_by_its_changes_and_locked_to_its_own_value() -> None:
+    own = {"hz": 0.5, "phase": [0, 1.5]}
+    resolved = config(frequency={"hz": 2, "phase": [0, 1.5], "extra": True})
+    sources = {"frequency": OptionSource(package="frequency", own=own, known=True)}
+    made = spec(resolved, sources=sources)
+    assert made.variants["frequency"] == "slow[extra=true,hz=2]"
+    assert made.arguments["frequency"] == {"hz": 2, "phase": [0, 1.5], "extra": True}
+    locked = next(v for v in made.tracked if v.group == "frequency")
+    assert (locked.name, locked.canonical) == ("slow", canonical_string(own))
