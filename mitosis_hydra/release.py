@@ -17,9 +17,8 @@ from sqlalchemy.engine import Connection
 
 from . import schema
 from .errors import VariantInUseError, VariantNotFoundError
-from .modifications import locked_name
 from .records import VariantLock
-from .store import TrialStore, _dumps, _row_lock
+from .store import TrialStore, _dumps, _row_lock, experiment_options, locks_used
 
 RELEASE_ACTION = "release_variant"
 
@@ -123,22 +122,17 @@ def _trials_using(conn: Connection, lock: VariantLock) -> list[str]:
     """Names of trials recorded with the lock's current value (those since it was locked)."""
     table = schema.trials
     # a placement (`db@src`) or a modified variant (`mysql[user=root]`) uses the lock too
-    fragment = json.dumps(lock.name)[:-1]
-    rows = conn.execute(
-        sa.select(table.c.name, table.c.variants, table.c.started_at)
-        .where(table.c.variants.contains(fragment, autoescape=True))
-        .order_by(table.c.started_at)
-    ).all()
+    options = experiment_options(conn)
+    query = sa.select(table.c.name, table.c.variants, table.c.started_at, table.c.experiment)
+    if lock.group != "exp":  # an experiment's trials may not name it among their variants
+        query = query.where(table.c.variants.contains(json.dumps(lock.name)[:-1], autoescape=True))
+    rows = conn.execute(query.order_by(table.c.started_at)).all()
     return [
         row.name
         for row in rows
-        if (lock.group, lock.name) in _locked_names(row.variants)
+        if (lock.group, lock.name) in locks_used(row.variants, row.experiment, options)
         and datetime.fromisoformat(row.started_at) >= lock.locked_at
     ]
-
-
-def _locked_names(variants_json: str) -> set[tuple[str, str]]:
-    return {locked_name(key, label) for key, label in json.loads(variants_json).items()}
 
 
 def _in_use_message(lock: VariantLock, used: list[str]) -> str:

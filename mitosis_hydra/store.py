@@ -218,10 +218,11 @@ class TrialStore:
             }
             counts: dict[tuple[str, str], int] = {}
             table = schema.trials
-            for variants_json, started in conn.execute(
-                sa.select(table.c.variants, table.c.started_at)
+            options = experiment_options(conn)
+            for variants_json, started, experiment in conn.execute(
+                sa.select(table.c.variants, table.c.started_at, table.c.experiment)
             ):
-                used = {locked_name(key, label) for key, label in json.loads(variants_json).items()}
+                used = locks_used(variants_json, experiment, options)
                 for pair in used:  # a trial counts once, however many placements use a lock
                     lock = locks.get(pair)
                     if lock is not None and datetime.fromisoformat(started) >= lock.locked_at:
@@ -290,6 +291,32 @@ class TrialStore:
             sa.select(sa.func.max(table.c.iteration)).where(table.c.combo == combo)
         ).scalar()
         return (last or 0) + 1
+
+
+def experiment_options(conn: Connection) -> dict[str, str]:
+    """Experiment name → the `exp` option locked under it (known from the lock's first trial).
+
+    A trial records its experiment option among its variants only when modified
+    (`exp: clf[epochs=20]`); otherwise its experiment name says which option ran.
+    """
+    variants, trials = schema.variants, schema.trials
+    rows = conn.execute(
+        sa.select(variants.c.name, trials.c.experiment)
+        .join(trials, trials.c.key == variants.c.first_trial)
+        .where(variants.c.param_group == "exp")
+    )
+    return {experiment: name for name, experiment in rows}
+
+
+def locks_used(
+    variants_json: str, experiment: str, options: dict[str, str]
+) -> set[tuple[str, str]]:
+    """The (group, option) locks a recorded trial used: placements and modifications included."""
+    variants = json.loads(variants_json)
+    used = {locked_name(key, label) for key, label in variants.items()}
+    if "exp" not in variants and experiment in options:
+        used.add(("exp", options[experiment]))
+    return used
 
 
 def _stored_locks(
