@@ -7,7 +7,6 @@ value each passes to `run`, and what each variant locks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,16 +16,15 @@ from .canonical import canonical_hash, canonical_string
 from .errors import ConfigError
 from .modifications import modifications, variant_label
 from .records import VariantValue
+from .top_level import refuse_stray_keys, strings, untracked_keys
 
 FORMATS = ("html", "ipynb", "both")
 # Interpolations whose value changes from one run to the next cannot name a value.
 _VOLATILE = ("${now:",)
 
 
-SETTINGS = ("seed", "debug", "mitosis", "hydra")
 # Keys of an experiment option that say what to run rather than what to pass.
 _EXPERIMENT_KEYS = ("name", "run", "defaults")
-_REFERENCE = re.compile(r"\$\{([^${}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -183,8 +181,8 @@ def build_spec(
     experiment_variant = _experiment_variant(
         choices["exp"], sources.get("exp") or OptionSource(), canonical, packages
     )
-    extra = _untracked_keys(resolved, parameters, settings.untracked)
-    _refuse_stray_keys(resolved, unresolved, parameters, extra, choices["exp"])
+    extra = untracked_keys(resolved, parameters, settings.untracked)
+    refuse_stray_keys(resolved, unresolved, parameters, extra, choices["exp"])
     if not debug:
         for p in parameters:
             if p.tracked and not p.preset:
@@ -315,71 +313,6 @@ def _experiment_variant(
     )
 
 
-def _untracked_keys(
-    resolved: dict[str, Any], parameters: tuple[Parameter, ...], untracked: tuple[str, ...]
-) -> tuple[str, ...]:
-    """Top-level keys listed in mitosis.untracked: passed to run, never locked; others refused."""
-    known = {name for p in parameters for name in (p.argument, p.group, p.key)}
-    extra = tuple(
-        name
-        for name in untracked
-        if name not in known and name in resolved and name not in (*SETTINGS, "exp")
-    )
-    unknown = [name for name in untracked if name not in known and name not in extra]
-    if unknown:
-        names = ", ".join(sorted(p.argument or p.group for p in parameters)) or "(none)"
-        raise ConfigError(
-            f"mitosis.untracked names {', '.join(unknown)}, which is no parameter of this trial.\n"
-            f"  parameters: {names}\n"
-            "Remove the name from mitosis.untracked, or correct its spelling."
-        )
-    return extra
-
-
-def _refuse_stray_keys(
-    resolved: dict[str, Any],
-    unresolved: dict[str, Any],
-    parameters: tuple[Parameter, ...],
-    extra: tuple[str, ...],
-    experiment: str,
-) -> None:
-    """A top-level key that reaches no parameter would change nothing the trial records."""
-    named = {*SETTINGS, "exp", *extra, *(p.argument for p in parameters if p.argument)}
-    nodes = [unresolved.get(key) for key in named if key in unresolved]
-    referenced = {ref.split(".")[0].split("[")[0] for ref in _references(nodes)}
-    stray = [key for key in resolved if key not in named and key not in referenced]
-    if not stray:
-        return
-    key = stray[0]
-    shown = canonical_string(resolved[key]) if _plain(resolved[key]) else "…"
-    others = f" (and {', '.join(stray[1:])})" if len(stray) > 1 else ""
-    raise ConfigError(
-        f"The top-level key `{key}`{others} is not a parameter, so `run` would never see it.\n"
-        f"  {key} = {shown[:80]}  (from the command line, e.g. +{key}=…, or the primary config)\n"
-        "  every value that can reach run must be named, locked or left out\n"
-        f"Make it a parameter: an option of a config group (conf/{key}/<name>.yaml, chosen with "
-        f"{key}=<name>), an experiment argument (`{key}:` in conf/exp/{experiment}.yaml), "
-        f"or list it in mitosis.untracked=[{key}] to pass it unlocked; or remove it."
-    )
-
-
-def _plain(value: Any) -> bool:
-    try:
-        canonical_string(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _references(nodes: Any) -> set[str]:
-    found = set()
-    for text in _strings(nodes):
-        for inner in _REFERENCE.findall(text):
-            if ":" not in inner and inner and not inner.startswith("."):
-                found.add(inner.strip())
-    return found
-
-
 def _arguments(
     resolved: dict[str, Any],
     parameters: tuple[Parameter, ...],
@@ -498,7 +431,7 @@ def _without_children(node: Any, package: str, packages: list[str]) -> Any:
 
 
 def _refuse_volatile(node: Any, group: str, option: str) -> None:
-    for text in _strings(node):
+    for text in strings(node):
         if any(marker in text for marker in _VOLATILE):
             raise ConfigError(
                 f"The variant {group}={option} uses {text!r}, which gives a new value every run.\n"
@@ -506,17 +439,6 @@ def _refuse_volatile(node: Any, group: str, option: str) -> None:
                 f"Write the value itself in conf/{group}/{option}.yaml, or list {group} in "
                 "mitosis.untracked."
             )
-
-
-def _strings(node: Any):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
 
 
 def _seed(value: Any) -> int:

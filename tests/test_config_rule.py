@@ -207,7 +207,9 @@ def test_an_unknown_untracked_name_is_refused(project):
     assert run.returncode == 2, run.output
     lines = run.stderr.strip().splitlines()
     assert lines[0] == "mitosis.untracked names nosuch, which is no parameter of this trial."
-    assert lines[1] == "  parameters: dst, schema, schema, src, ui"
+    assert (
+        lines[1] == "  parameters (by argument or group): db, dst, schema, schema/tables, src, ui"
+    )
     assert list_trials(project.trials_folder) == []
 
 
