@@ -179,42 +179,78 @@ def _default_text(default: Any) -> str:
 
 
 def _own_canonical(own: Any, package: str | None, escaped: dict[str, Any]) -> Any:
-    """An option's own value resolved where it stands: its references point into the config."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    """An option's own value resolved where it stands: its references point into the config.
 
-    root = dict(escaped)
-    try:
-        if not package:  # a preset writes at the top
-            if not isinstance(own, dict):
-                return own
-            root.update(own)
-            return _resolve(root, keys=list(own))
-        config = OmegaConf.create(root)
-        OmegaConf.update(config, package, own, merge=False, force_add=True)
-        node = OmegaConf.select(config, package)
-        if not OmegaConf.is_config(node):
-            return node
-        return OmegaConf.to_container(node, resolve=True)
-    except OmegaConfBaseException:
+    Resolved in a config holding only the top-level keys it refers to (OmegaConf is
+    slow on big containers), or, if that is not enough, in the whole config.
+    """
+    if not _interpolated(own):
         return own
+    referenced = {ref.strip().split(".")[0].split("[")[0] for ref in _references(own)}
+    top = (package or "").split(".")[0]
+    small = {k: v for k, v in escaped.items() if k in referenced or k == top}
+    for root in (small, escaped):
+        try:
+            return _placed_and_resolved(own, package, root)
+        except Exception:  # OmegaConf errors, of several kinds: retried in the whole config
+            continue
+    return own
 
 
-def _resolve(container: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    """These top-level keys of a plain config, resolved (a key that cannot be: as written)."""
+def _placed_and_resolved(own: Any, package: str | None, root: dict[str, Any]) -> Any:
+    from omegaconf import OmegaConf
+
+    if not package:  # a preset writes at the top
+        if not isinstance(own, dict):
+            return own
+        return _resolve({**root, **own}, keys=list(own), strict=True)
+    config = OmegaConf.create(root)
+    OmegaConf.update(config, package, own, merge=False, force_add=True)
+    node = OmegaConf.select(config, package, throw_on_missing=True)
+    if not OmegaConf.is_config(node):
+        return node
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def _resolve(container: dict[str, Any], keys: list[str], strict: bool = False) -> dict[str, Any]:
+    """These top-level keys of a plain config, resolved (a key that cannot be: as written).
+
+    Only keys holding an interpolation go through OmegaConf.
+    """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    resolved = {key: container.get(key) for key in keys}
+    pending = [key for key in keys if _interpolated(container.get(key))]
+    if not pending:
+        return resolved
     config = OmegaConf.create(container)
-    resolved = {}
-    for key in keys:
+    for key in pending:
         try:
             value = config[key]
             is_node = OmegaConf.is_config(value)
             resolved[key] = OmegaConf.to_container(value, resolve=True) if is_node else value
         except OmegaConfBaseException:
-            resolved[key] = container.get(key)
+            if strict:
+                raise
     return resolved
+
+
+def _interpolated(node: Any) -> bool:
+    if isinstance(node, str):
+        return "${" in node
+    if isinstance(node, dict):
+        return any(_interpolated(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_interpolated(value) for value in node)
+    return False
+
+
+def _references(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [ref for ref in _REFERENCE.findall(node) if ":" not in ref]
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    return [ref for value in values for ref in _references(value)]
 
 
 def _escape(node: Any, roots: set[str]) -> Any:
