@@ -341,3 +341,21 @@ def test_an_experiment_takes_groups_of_its_own_through_its_defaults_list(make_us
     locks = {(lock.group, lock.name): json.loads(lock.canonical) for lock in _locks(project)}
     assert locks[("cache", "small")] == {"size": 64, "policy": "lru"}
     assert locks[("exp", "cached")] == {"run": "userpkg.migrate:migrate", "batch": 5}
+
+
+def test_the_mitosis_launcher_validates_and_names_modified_variants(project):
+    run = project.run(
+        "--multirun", "hydra/launcher=mitosis", "+exp=migrate", "src.user=a,b", "+preset=fast"
+    )
+    assert run.returncode == 0, run.output
+    labels = sorted(t.variants["db@src"] for t in list_trials(project.trials_folder))
+    assert labels == ["mysql[user=a]", "mysql[user=b]"]
+    project.write(
+        "userpkg/conf/preset/fast.yaml",
+        COMPOSITION["userpkg/conf/preset/fast.yaml"] + "  extra: 1\n",
+    )
+    project.commit("the preset writes more")
+    refused = project.run("--multirun", "hydra/launcher=mitosis", "+exp=migrate", "+preset=fast")
+    assert refused.returncode == 2, refused.output
+    assert "Variant preset=fast is already locked to a different value." in refused.stderr
+    assert "userpkg/conf/preset/fast.yaml" in refused.stderr
