@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .modifications import locked_name
 from .paths import CONFIG_FILE, ENVIRONMENT_FILE, LOG_FILE, OWN_FILES, RESULTS_FILE
 from .records import TrialRecord
 from .release import RELEASE_ACTION, audit_log
@@ -69,10 +70,16 @@ def variant_values(
     locks = {(lock.group, lock.name): lock for lock in store.variant_locks()}
     released = [entry["detail"] for entry in audit_log(store, RELEASE_ACTION)]
     values = {}
-    for group, name in sorted(record.variants.items()):
-        lock = locks.get((group, name))
+    for key, name in sorted(record.variants.items()):
+        group, base = locked_name(key, name)
+        lock = locks.get((group, base))
+        if name != base:  # a modified variant: what ran, beside the locked base
+            shown = _config_value(config_text, _package(key))
+            state = f"modified; {base} is locked" if lock is not None else "modified"
+            values[key] = {"name": name, "value": shown, "locked": state}
+            continue
         if lock is not None and lock.locked_at <= record.started_at:
-            values[group] = {"name": name, "value": lock.canonical, "locked": "locked"}
+            values[key] = {"name": name, "value": lock.canonical, "locked": "locked"}
             continue
         old = [
             d
@@ -81,11 +88,17 @@ def variant_values(
             and datetime.fromisoformat(d["locked_at"]) <= record.started_at
         ]
         if old:
-            values[group] = {"name": name, "value": old[-1]["canonical"], "locked": "released"}
+            values[key] = {"name": name, "value": old[-1]["canonical"], "locked": "released"}
         else:
-            shown = _config_value(config_text, group)
-            values[group] = {"name": name, "value": shown, "locked": "untracked"}
+            shown = _config_value(config_text, _package(key))
+            values[key] = {"name": name, "value": shown, "locked": "untracked"}
     return values
+
+
+def _package(key: str) -> str:
+    """Where a choice key's option sits in the config: `db@src` → `src`, `model/opt` → model.opt."""
+    group, _, package = key.partition("@")
+    return package or group.replace("/", ".")
 
 
 def environment_summary(env: dict[str, Any]) -> dict[str, Any]:
@@ -105,13 +118,13 @@ def environment_summary(env: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _config_value(config_text: str | None, group: str) -> str | None:
+def _config_value(config_text: str | None, package: str) -> str | None:
     if config_text is None:
         return None
     from omegaconf import OmegaConf
 
     node: Any = OmegaConf.to_container(OmegaConf.create(config_text))
-    for part in group.split("/"):
+    for part in package.split("."):
         if not isinstance(node, dict) or part not in node:
             return None
         node = node[part]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .command import user_argv
 from .errors import ConfigError
+from .own_values import read_options
 from .paths import default_trials_folder
 from .run_check import check_run
-from .spec import TrialSpec, build_spec
+from .spec import OptionSource, TrialSpec, build_spec
 from .trial import TrialContext
 
 
@@ -48,13 +49,14 @@ def spec_and_context(
     unresolved = OmegaConf.to_container(cfg, resolve=False)
     choices = dict(hydra_cfg.runtime.choices)
     cwd = Path.cwd()
-    sources = option_sources(choices, hydra_cfg.runtime.config_sources, cwd)
-    spec = build_spec(resolved, unresolved, choices, sources, default_trials_folder(cwd))
+    sources, canonical = read_options(hydra_cfg, choices, unresolved, cwd)
+    spec = build_spec(resolved, unresolved, choices, sources, default_trials_folder(cwd), canonical)
+    exp_source = sources.get("exp")
     check_run(
         spec.run_target,
         supplied_arguments(spec),
         exp=str(choices.get("exp")),
-        exp_file=sources.get("exp", (None, None))[0],
+        exp_file=exp_source.path if exp_source is not None else None,
         project_root=cwd,
     )
     read_from = config_folders(hydra_cfg.runtime.config_sources, cwd) + _option_files(sources, cwd)
@@ -86,6 +88,8 @@ def supplied_arguments(spec: TrialSpec) -> dict[str, str]:
     """Every keyword the notebook passes to `run`, with what a user knows it as."""
     supplied = {"seed": "seed"}
     for parameter in spec.parameters:
+        if not parameter.argument:  # a preset: named and locked, not passed
+            continue
         supplied.setdefault(
             parameter.argument, f"group {parameter.group} ({parameter.group}={parameter.variant})"
         )
@@ -133,88 +137,7 @@ def _package_folder(path: str) -> Path | None:
     return Path(str(found)).resolve() if isinstance(found, Path) and found.is_dir() else None
 
 
-def _option_files(sources: dict[str, tuple[str | None, str | None]], cwd: Path) -> tuple:
+def _option_files(sources: Mapping[str, OptionSource], cwd: Path) -> tuple[Path, ...]:
     """The chosen option files on disk: checked even where the folder walk does not go."""
-    shown = (path for path, _text in sources.values() if path)
-    return tuple((cwd / path).resolve() for path in shown if "://" not in path)
-
-
-def option_sources(
-    choices: dict[str, str | None], config_sources: Any, cwd: Path
-) -> dict[str, tuple[str | None, str | None]]:
-    """For each chosen group, the file its option came from (relative to cwd) and its text."""
-    found: dict[str, tuple[str | None, str | None]] = {}
-    for key, option in choices.items():
-        group = key.split("@")[0]
-        if option is None or group.startswith("hydra/"):
-            continue
-        for source in config_sources:
-            located = _locate(source["schema"], source["path"], group, option, cwd)
-            if located is not None:
-                found[group] = located
-                break
-    return found
-
-
-def _locate(
-    schema: str, root: str, group: str, option: str, cwd: Path
-) -> tuple[str | None, str | None] | None:
-    if schema == "file":
-        path = Path(root) / group / f"{option}.yaml"
-        if path.is_file():
-            try:
-                shown = str(path.resolve().relative_to(cwd.resolve()))
-            except ValueError:
-                shown = str(path)
-            return shown, path.read_text(encoding="utf-8")
-    elif schema == "pkg":
-        from importlib import resources
-
-        try:
-            path = resources.files(root.replace("/", ".")).joinpath(group, f"{option}.yaml")
-            if path.is_file():
-                return f"pkg://{root}/{group}/{option}.yaml", path.read_text(encoding="utf-8")
-        except (ModuleNotFoundError, FileNotFoundError):
-            return None
-    elif schema == "structured":
-        from hydra.core.config_store import ConfigStore
-        from omegaconf import OmegaConf
-
-        try:
-            node = ConfigStore.instance().load(f"{group}/{option}.yaml")
-        except Exception:  # ConfigStore raises ConfigLoadError for unknown names
-            return None
-        module = registering_module(node.node, cwd)
-        shown = f"structured://{group}/{option}" + (f" in {module}" if module else "")
-        return shown, OmegaConf.to_yaml(node.node)
-    return None
-
-
-def registering_module(node: Any, cwd: Path) -> str | None:
-    """The user's module that defines a ConfigStore node's class, where it can be told.
-
-    A dataclass names its module; a class made by hydra-zen's `builds` says `types`,
-    so the project's imported modules are searched for a global bound to it.
-    """
-    from omegaconf import OmegaConf
-
-    kind = OmegaConf.get_type(node)
-    if kind is None or kind is dict:
-        return None
-    name = getattr(kind, "__module__", None)
-    if name in sys.modules and name not in ("types", "builtins"):
-        return _module_name(name)
-    root = str(cwd.resolve())
-    for module_name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if not path or not path.startswith(root):
-            continue
-        if any(value is kind for value in list(vars(module).values())):
-            return _module_name(module_name)
-    return None
-
-
-def _module_name(name: str) -> str:
-    """`__main__` as the user knows it: the module `python -m` ran (`userpkg.__main__`)."""
-    spec = getattr(sys.modules.get(name), "__spec__", None)
-    return spec.name if name == "__main__" and spec is not None else name
+    shown = (cwd / source.path for source in sources.values() if source.path)
+    return tuple(path.resolve() for path in shown if path.is_file())

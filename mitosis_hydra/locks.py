@@ -66,8 +66,9 @@ def _one_conflict(conflict: Conflict, job: str | None) -> str:
         lines.extend("    " + line for line in diff)
     else:
         lines.append(f"  stored: {stored_text}    new: {new_text}{where}")
+    suggestion = new.new_name or f"conf/{new.group}/{new.name}_v2.yaml"
     lines.append(
-        f"Give the new value a new name (e.g. conf/{new.group}/{new.name}_v2.yaml), "
+        f"Give the new value a new name (e.g. {suggestion}), "
         f"or release the old one: mitosis-hydra variants release {new.group}/{new.name}"
     )
     return "\n".join(lines)

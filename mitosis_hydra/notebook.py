@@ -99,7 +99,8 @@ def _trial(plan: NotebookPlan) -> dict[str, str]:
 
 def _parameters(plan: NotebookPlan) -> str:
     # JSON text, not Python literals: NaN and ±inf survive, and nothing is re-interpolated.
-    text = json.dumps(plan.arguments, indent=2, sort_keys=True, ensure_ascii=False)
+    # In the order Hydra composed them: `run` sees mappings as the YAML wrote them.
+    text = json.dumps(plan.arguments, indent=2, ensure_ascii=False)
     text = text.replace("'", "\\u0027")  # a JSON escape, so the raw string can never close early
     return (
         "import json\n"

@@ -32,6 +32,7 @@ class VariantValue:
     hash: str
     source: str | None = None
     source_path: str | None = None
+    new_name: str | None = None  # what a conflict suggests: a new file, a new store name
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class TrialPlan:
 
     key: str
     experiment: str
-    variants: dict[str, str]  # parameter group -> variant name, every parameter
+    variants: dict[str, str]  # choice key (`db@src`) -> variant label, every parameter
     tracked: tuple[VariantValue, ...]  # the variants to lock, sorted by group
     commit: str
     seed: int
@@ -66,6 +67,9 @@ class TrialPlan:
     pid: int | None = None  # the driver's process, and its start time (see liveness.py)
     pid_start: str | None = None
     sweep: str | None = None  # the sweep this trial is a job of (see TrialContext.sweep)
+    # name part -> variant label: what names the trial and counts its iterations
+    # (None: the tracked variants' groups and names, as before placements existed)
+    named: dict[str, str] | None = None
 
     def open_record(self, name: str, iteration: int) -> TrialRecord:
         """The `running` record this plan becomes once it has a name and an iteration."""

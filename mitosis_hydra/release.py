@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from . import schema
 from .errors import VariantInUseError, VariantNotFoundError
 from .records import VariantLock
-from .store import TrialStore, _dumps, _row_lock
+from .store import TrialStore, _dumps, _row_lock, experiment_options, locks_used
 
 RELEASE_ACTION = "release_variant"
 
@@ -121,16 +121,16 @@ def _lock_or_raise(conn: Connection, group: str, name: str, url: str) -> Variant
 def _trials_using(conn: Connection, lock: VariantLock) -> list[str]:
     """Names of trials recorded with the lock's current value (those since it was locked)."""
     table = schema.trials
-    fragment = json.dumps({lock.group: lock.name})[1:-1]
-    rows = conn.execute(
-        sa.select(table.c.name, table.c.variants, table.c.started_at)
-        .where(table.c.variants.contains(fragment, autoescape=True))
-        .order_by(table.c.started_at)
-    ).all()
+    # a placement (`db@src`) or a modified variant (`mysql[user=root]`) uses the lock too
+    options = experiment_options(conn)
+    query = sa.select(table.c.name, table.c.variants, table.c.started_at, table.c.experiment)
+    if lock.group != "exp":  # an experiment's trials may not name it among their variants
+        query = query.where(table.c.variants.contains(json.dumps(lock.name)[:-1], autoescape=True))
+    rows = conn.execute(query.order_by(table.c.started_at)).all()
     return [
         row.name
         for row in rows
-        if json.loads(row.variants).get(lock.group) == lock.name
+        if (lock.group, lock.name) in locks_used(row.variants, row.experiment, options)
         and datetime.fromisoformat(row.started_at) >= lock.locked_at
     ]
 

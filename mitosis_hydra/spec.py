@@ -8,24 +8,56 @@ value each passes to `run`, and what each variant locks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .canonical import canonical_hash, canonical_string
 from .command import user_command
 from .errors import ConfigError
+from .modifications import modifications, variant_label
 from .output_limit import DEFAULT_MAX_OUTPUT
 from .records import VariantValue
+from .top_level import refuse_stray_keys, strings, untracked_keys
 
 FORMATS = ("html", "ipynb", "both")
 # Interpolations whose value changes from one run to the next cannot name a value.
 _VOLATILE = ("${now:",)
 
 
+# Keys of an experiment option that say what to run rather than what to pass.
+_EXPERIMENT_KEYS = ("name", "run", "defaults")
+
+
+@dataclass(frozen=True)
+class OptionSource:
+    """What `job.py` knows about one chosen option, beyond the composed config.
+
+    `package` is where Hydra placed it ("" for `# @package _global_`, a preset);
+    `own` is its own value (its source loaded alone, without its `defaults`, in
+    canonical view: references to `seed` or parameters kept as text, the rest
+    resolved), or `UNKNOWN` when it could not be read (then the composed value
+    counts as its own). `path` is where it comes from, as shown in messages, and
+    `new_name` what to suggest when its name is taken by another value.
+    """
+
+    package: str | None = None
+    own: Any = None
+    path: str | None = None
+    text: str | None = None
+    new_name: str | None = None
+    known: bool = False
+    selects: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Parameter:
-    """A chosen config group: passed to `run` under `argument`, recorded under `group`."""
+    """A chosen config group: passed to `run` under `argument`, recorded under `group`.
+
+    `key` is Hydra's choice key (`db@src`), `variant` the option's name (what is
+    locked) and `label` the variant as named and counted (`ridge[alpha=0.5]` when
+    modified). `locked` is the option's own canonical value.
+    """
 
     group: str
     variant: str
@@ -35,11 +67,33 @@ class Parameter:
     tracked: bool
     source: str | None = None
     source_path: str | None = None
+    key: str = ""
+    label: str = ""
+    locked: Any = None
+    new_name: str | None = None
+    preset: bool = False
+
+    @property
+    def name_part(self) -> str:
+        """How the parameter appears in a trial name: its package (`src`), or a preset's group.
+
+        Written as a group path (`model/optimizer` for the package `model.optimizer`):
+        naming.py shows nested groups with dots.
+        """
+        if self.preset or not self.package:
+            return self.group
+        return self.package.removeprefix("exp.").replace(".", "/")
 
     def variant_value(self) -> VariantValue:
-        text = canonical_string(self.value)
+        text = canonical_string(self.value if self.locked is None else self.locked)
         return VariantValue(
-            self.group, self.variant, text, canonical_hash(text), self.source, self.source_path
+            self.group,
+            self.variant,
+            text,
+            canonical_hash(text),
+            self.source,
+            self.source_path,
+            self.new_name,
         )
 
 
@@ -65,61 +119,228 @@ class TrialSpec:
     arguments: dict[str, Any]
     settings: Settings
     config: dict[str, Any] = field(default_factory=dict)
+    experiment_variant: Parameter | None = None
+
+    @property
+    def _named(self) -> tuple[Parameter, ...]:
+        exp = self.experiment_variant
+        modified = (exp,) if exp is not None and exp.label != exp.variant else ()
+        return (*self.parameters, *modified)
 
     @property
     def variants(self) -> dict[str, str]:
-        return {p.group: p.variant for p in self.parameters}
+        """Choice key (`db@src`) → variant label, every parameter and preset."""
+        return {p.key or p.group: p.label or p.variant for p in self._named}
 
     @property
     def tracked(self) -> tuple[VariantValue, ...]:
-        return tuple(p.variant_value() for p in self.parameters if p.tracked)
+        """The locks this trial takes: one per (group, option), the experiment's included."""
+        locks: dict[tuple[str, str], VariantValue] = {}
+        every = (
+            *self.parameters,
+            *(() if self.experiment_variant is None else (self.experiment_variant,)),
+        )
+        for p in every:
+            if p.tracked:
+                locks.setdefault((p.group, p.variant), p.variant_value())
+        return tuple(locks.values())
 
     @property
     def tracked_variants(self) -> dict[str, str]:
-        return {p.group: p.variant for p in self.parameters if p.tracked}
+        """Name part → variant label of what names and counts the trial (untracked left out)."""
+        return {p.name_part: p.label or p.variant for p in self._named if p.tracked}
+
+    @property
+    def name_parts(self) -> dict[str, str]:
+        """Name part → variant label of every parameter (a debug trial's name shows them all)."""
+        return {p.name_part: p.label or p.variant for p in self._named}
 
 
 def build_spec(
     resolved: dict[str, Any],
     unresolved: dict[str, Any],
     choices: Mapping[str, str | None],
-    sources: Mapping[str, tuple[str | None, str | None]],
+    sources: Mapping[str, OptionSource],
     default_trials_folder: Path,
+    canonical: dict[str, Any] | None = None,
 ) -> TrialSpec:
     """The trial a composed config describes, or a ConfigError saying what to fix.
 
-    `sources` maps a group to (path of its option file, YAML text), where found.
+    `sources` maps a choice key (`db@src`) to what is known of its option;
+    `canonical` is the composed config in canonical view (see OptionSource), by
+    default the resolved one. Every top-level key must be accounted for: a
+    parameter, an experiment, a setting, or a value some variant refers to.
     """
+    canonical = resolved if canonical is None else canonical
+    debug = _flag(resolved.get("debug", False), "debug")
     experiment, run_target = _experiment(resolved, choices)
     settings = _settings(resolved.get("mitosis") or {}, default_trials_folder)
-    groups = {
-        group.split("@")[0]: (option, _package(group))
-        for group, option in choices.items()
-        if option is not None and not group.startswith("hydra/") and group.split("@")[0] != "exp"
-    }
-    packages = [package for _option, package in groups.values()]
-    parameters = []
-    for group, (option, package) in sorted(groups.items()):
-        node = _select(resolved, package, group, option)
-        argument = package.split(".")[0]
-        value = unwrap_values(_without_children(node, package, packages))
-        path, text = sources.get(group, (None, None))
-        tracked = argument not in settings.untracked and group not in settings.untracked
-        if tracked and not resolved.get("debug"):
-            own = _without_children(_select(unresolved, package, group, option), package, packages)
-            _refuse_volatile(own, group, option)
-        parameters.append(Parameter(group, option, package, argument, value, tracked, text, path))
-    arguments = {p.argument: unwrap_values(resolved[p.argument]) for p in parameters}
+    chosen = _chosen(choices, sources)
+    packages = [package for _key, _option, package, _source in chosen if package]
+    parameters = tuple(
+        _parameter(key, option, package, source, (resolved, unresolved, canonical), packages)
+        for key, option, package, source in chosen
+    )
+    parameters = tuple(_with_tracking(p, settings.untracked) for p in parameters)
+    experiment_variant = _experiment_variant(
+        choices["exp"], sources.get("exp") or OptionSource(), canonical, packages
+    )
+    extra = untracked_keys(resolved, parameters, settings.untracked)
+    refuse_stray_keys(resolved, unresolved, parameters, extra, choices["exp"])
+    if not debug:
+        for p in parameters:
+            if p.tracked and not p.preset:
+                own = _select(unresolved, p.package, p.group, p.variant)
+                _refuse_volatile(_without_children(own, p.package, packages), p.group, p.variant)
     return TrialSpec(
         experiment=experiment,
         run_target=run_target,
         seed=_seed(resolved.get("seed", 0)),
-        debug=_flag(resolved.get("debug", False), "debug"),
-        parameters=tuple(parameters),
-        arguments=arguments,
+        debug=debug,
+        parameters=tuple(sorted(parameters, key=lambda p: (p.group, p.key))),
+        arguments=_arguments(resolved, parameters, packages, extra),
         settings=settings,
         config=resolved,
+        experiment_variant=experiment_variant,
     )
+
+
+def parameter_roots(
+    choices: Mapping[str, str | None], packages: Mapping[str, str], untracked: Any = ()
+) -> set[str]:
+    """Top-level keys whose references stay references in a canonical value (see DESIGN §4).
+
+    Only named values qualify: `seed`, the experiment and tracked parameters. A
+    reference to an untracked parameter is resolved, or a variant's name would
+    not say what it held.
+    """
+    skipped = set(untracked) if isinstance(untracked, list | tuple) else set()
+    roots = {"seed", "exp"}
+    for key, option in choices.items():
+        if option is None or key.startswith("hydra/") or {key, key.split("@")[0]} & skipped:
+            continue
+        package = packages.get(key, _package(key))
+        if package and package != "_global_":
+            roots.add(package.split(".")[0])
+    return roots - skipped
+
+
+def _chosen(
+    choices: Mapping[str, str | None], sources: Mapping[str, OptionSource]
+) -> list[tuple[str, str, str, OptionSource]]:
+    """(choice key, option, package, source) of every chosen group but `hydra/*` and `exp`."""
+    chosen = []
+    for key, option in choices.items():
+        group = key.split("@")[0]
+        if option is None or group.startswith("hydra/") or group == "exp":
+            continue
+        source = sources.get(key) or OptionSource()
+        package = _package(key) if source.package is None else source.package
+        chosen.append((key, option, "" if package == "_global_" else package, source))
+    return chosen
+
+
+def _parameter(
+    key: str,
+    option: str,
+    package: str,
+    source: OptionSource,
+    configs: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+    packages: list[str],
+) -> Parameter:
+    resolved, _unresolved, canonical = configs
+    group = key.split("@")[0]
+    common = {
+        "source": source.text,
+        "source_path": source.path,
+        "key": key,
+        "new_name": source.new_name,
+        "tracked": True,
+    }
+    if not package:  # a preset: it selects and writes; both are accounted for elsewhere
+        locked = {"defaults": list(source.selects), "values": source.own if source.known else None}
+        return Parameter(
+            group, option, "", "", None, label=option, locked=locked, preset=True, **common
+        )
+    value = _without_children(_select(resolved, package, group, option), package, packages)
+    composed = _without_children(_select(canonical, package, group, option), package, packages)
+    own = _without_children(source.own, package, packages) if source.known else composed
+    return Parameter(
+        group,
+        option,
+        package,
+        _argument(package),
+        unwrap_values(value),
+        label=variant_label(option, modifications(own, composed)),
+        locked=unwrap_values(own),
+        **common,
+    )
+
+
+def _argument(package: str) -> str:
+    """The keyword a package is passed as: its first key (inside `exp`, its second)."""
+    parts = package.split(".")
+    return parts[1] if parts[0] == "exp" and len(parts) > 1 else parts[0]
+
+
+def _with_tracking(p: Parameter, untracked: tuple[str, ...]) -> Parameter:
+    if {p.argument, p.group, p.key} & set(untracked):
+        return replace(p, tracked=False)
+    return p
+
+
+def _experiment_variant(
+    option: str, source: OptionSource, canonical: dict[str, Any], packages: list[str]
+) -> Parameter:
+    """The experiment, locked like a variant: its run target and its own arguments."""
+    composed = _without_children(canonical.get("exp"), "exp", packages)
+    own = _without_children(source.own, "exp", packages) if source.known else composed
+
+    def body(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        return {k: v for k, v in node.items() if k not in ("name", "defaults")}
+
+    return Parameter(
+        "exp",
+        option,
+        "exp",
+        "",
+        None,
+        True,
+        source.text,
+        source.path,
+        key="exp",
+        label=variant_label(option, modifications(body(own), body(composed))),
+        locked=body(own),
+        new_name=source.new_name,
+    )
+
+
+def _arguments(
+    resolved: dict[str, Any],
+    parameters: tuple[Parameter, ...],
+    packages: list[str],
+    extra: tuple[str, ...],
+) -> dict[str, Any]:
+    """What `run` receives, in the composed order (only the canonical form sorts)."""
+    names = {p.argument for p in parameters if p.argument and not p.package.startswith("exp.")}
+    arguments = {
+        key: unwrap_values(resolved[key]) for key in resolved if key in names or key in extra
+    }
+    exp = resolved.get("exp") or {}
+    children = {_argument(p) for p in packages if p.startswith("exp.")}
+    for key, value in exp.items():
+        if key in _EXPERIMENT_KEYS:
+            continue
+        if key in arguments and key not in children:
+            raise ConfigError(
+                f"The experiment argument `{key}` has the name of another parameter.\n"
+                f"  both the experiment's option and a top-level `{key}` give `{key}` to run\n"
+                "Rename one of them."
+            )
+        arguments[key] = unwrap_values(value)
+    return arguments
 
 
 def unwrap_values(node: Any) -> Any:
@@ -230,7 +451,7 @@ def _without_children(node: Any, package: str, packages: list[str]) -> Any:
 
 
 def _refuse_volatile(node: Any, group: str, option: str) -> None:
-    for text in _strings(node):
+    for text in strings(node):
         if any(marker in text for marker in _VOLATILE):
             raise ConfigError(
                 f"The variant {group}={option} uses {text!r}, which gives a new value every run.\n"
@@ -238,17 +459,6 @@ def _refuse_volatile(node: Any, group: str, option: str) -> None:
                 f"Write the value itself in conf/{group}/{option}.yaml, or list {group} in "
                 "mitosis.untracked."
             )
-
-
-def _strings(node: Any):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
 
 
 def _seed(value: Any) -> int:

@@ -35,6 +35,7 @@ from .errors import (
 )
 from .locks import conflict_message, find_conflicts
 from .masking import mask_text, mask_url
+from .modifications import locked_name
 from .naming import combination_key, trial_name
 from .paths import RECORD_FILE
 from .records import TrialPlan, TrialRecord, TrialStatus, VariantLock, VariantValue
@@ -118,7 +119,7 @@ class TrialStore:
         All or nothing: a conflict, or a folder that already exists, raises before
         anything is written (the folder is made last, inside the transaction).
         """
-        tracked = {v.group: v.name for v in plan.tracked}
+        tracked = plan.named if plan.named is not None else {v.group: v.name for v in plan.tracked}
         combo = combination_key(plan.experiment, tracked)
         for _attempt in range(5):
             claimed = None
@@ -418,10 +419,12 @@ class TrialStore:
             }
             counts: dict[tuple[str, str], int] = {}
             table = schema.trials
-            for variants_json, started in conn.execute(
-                sa.select(table.c.variants, table.c.started_at)
+            options = experiment_options(conn)
+            for variants_json, started, experiment in conn.execute(
+                sa.select(table.c.variants, table.c.started_at, table.c.experiment)
             ):
-                for pair in json.loads(variants_json).items():
+                used = locks_used(variants_json, experiment, options)
+                for pair in used:  # a trial counts once, however many placements use a lock
                     lock = locks.get(pair)
                     if lock is not None and datetime.fromisoformat(started) >= lock.locked_at:
                         counts[pair] = counts.get(pair, 0) + 1
@@ -519,6 +522,32 @@ class TrialStore:
             sa.select(sa.func.max(table.c.iteration)).where(table.c.combo == combo)
         ).scalar()
         return (last or 0) + 1
+
+
+def experiment_options(conn: Connection) -> dict[str, str]:
+    """Experiment name → the `exp` option locked under it (known from the lock's first trial).
+
+    A trial records its experiment option among its variants only when modified
+    (`exp: clf[epochs=20]`); otherwise its experiment name says which option ran.
+    """
+    variants, trials = schema.variants, schema.trials
+    rows = conn.execute(
+        sa.select(variants.c.name, trials.c.experiment)
+        .join(trials, trials.c.key == variants.c.first_trial)
+        .where(variants.c.param_group == "exp")
+    )
+    return {experiment: name for name, experiment in rows}
+
+
+def locks_used(
+    variants_json: str, experiment: str, options: dict[str, str]
+) -> set[tuple[str, str]]:
+    """The (group, option) locks a recorded trial used: placements and modifications included."""
+    variants = json.loads(variants_json)
+    used = {locked_name(key, label) for key, label in variants.items()}
+    if "exp" not in variants and experiment in options:
+        used.add(("exp", options[experiment]))
+    return used
 
 
 def _stored_locks(

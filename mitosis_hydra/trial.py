@@ -176,10 +176,11 @@ def _open_record(
         pid=os.getpid(),
         pid_start=liveness.process_start(os.getpid()),
         sweep=context.sweep,
+        named=spec.tracked_variants,
     )
     if store is not None:
         return store.begin_trial(plan)
-    return plan.open_record(debug_name(spec.experiment, spec.variants, plan.key), 0)
+    return plan.open_record(debug_name(spec.experiment, spec.name_parts, plan.key), 0)
 
 
 def _execute(

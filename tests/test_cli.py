@@ -129,7 +129,14 @@ def test_compare_unknown_experiment_is_usage_error(project: Path):
 @pytest.mark.kernel
 def test_variants_lists_locks_with_counts(project: Path):
     data = {(v["group"], v["name"]): v for v in cli_json(project, "variants")}
-    assert set(data) == {("scale", "small"), ("scale", "big"), ("shift", "zero")}
+    assert set(data) == {
+        ("scale", "small"),
+        ("scale", "big"),
+        ("shift", "zero"),
+        ("exp", "wave"),  # an experiment is locked too: its run target and arguments
+        ("exp", "broken"),
+    }
+    assert data[("exp", "wave")]["trials"] == 4
     assert data[("scale", "big")]["trials"] == 2
     assert data[("scale", "small")]["trials"] == 3  # two wave trials and the broken one
     assert data[("shift", "zero")]["value"] == "0.0"
@@ -137,7 +144,7 @@ def test_variants_lists_locks_with_counts(project: Path):
     assert data[("scale", "small")]["first_trial"] == first.name
     assert data[("scale", "small")]["commit"] == first.commit
     table = cli(project, "variants")
-    assert "3 locked variants" in table.stdout and first.name in table.stdout
+    assert "5 locked variants" in table.stdout and first.name in table.stdout
 
 
 @pytest.mark.kernel
@@ -208,7 +215,8 @@ def test_release_asks_on_a_terminal(tmp_path: Path):
     assert process.returncode == 1, output
     assert b"Release scale/big (locked to 10.0" in output
     assert b"Not released: scale/big stays locked" in output
-    assert cli_json(project, "variants")[0]["name"] == "big"
+    locked = [v["name"] for v in cli_json(project, "variants") if v["group"] == "scale"]
+    assert locked == ["big"]
 
 
 def test_usage_errors_exit_2(tmp_path: Path):

@@ -143,7 +143,9 @@ def test_hydra_zen_trials_run_lock_refuse_naming_the_module_and_reproduce(zen_pr
     assert lines[0] == "Variant model=double is already locked to a different value.", (
         refused.output
     )
-    assert "structured://model/double in userpkg.zen_configs" in refused.stderr
+    assert "ConfigStore node model/double, registered by module userpkg.zen_configs" in (
+        refused.stderr
+    )
     assert "2.0" in refused.stderr and "2.5" in refused.stderr
     assert len(zen_project.trials()) == 2
 

@@ -65,6 +65,8 @@ def test_conflicting_variants_refuse_the_whole_sweep_and_list_every_problem(
         files={
             "userpkg/conf/config.yaml": (
                 "defaults:\n  - mitosis_hydra\n  - _self_\n  - amplitude: small\nbase: 1\n"
+                # a top-level key is a parameter only when named: here an untracked one
+                "mitosis:\n  untracked: [base]\n"
             ),
             "userpkg/conf/amplitude/relative.yaml": "_value_: ${base}\n",
         }

@@ -15,7 +15,7 @@ import pytest
 
 from mitosis_hydra.canonical import canonical_string
 from mitosis_hydra.errors import ConfigError
-from mitosis_hydra.spec import TrialSpec, build_spec, unwrap_values
+from mitosis_hydra.spec import OptionSource, TrialSpec, build_spec, unwrap_values
 
 DEFAULT_FOLDER = Path("/default/trials")
 
@@ -43,18 +43,26 @@ def spec(
     resolved: dict[str, Any],
     choices: dict[str, str | None] | None = None,
     unresolved: dict[str, Any] | None = None,
-    sources: dict[str, tuple[str | None, str | None]] | None = None,
+    sources: dict[str, OptionSource] | None = None,
 ) -> TrialSpec:
     choices = (
         {"exp": "sine", "amplitude": "small", "frequency": "slow"} if choices is None else choices
     )
+    unresolved = copy.deepcopy(resolved) if unresolved is None else unresolved
+    for group in ("amplitude", "frequency"):  # as Hydra composes it: unchosen groups are absent
+        if choices.get(group) is None:
+            resolved, unresolved = _without(resolved, group), _without(unresolved, group)
     return build_spec(
         resolved,
-        copy.deepcopy(resolved) if unresolved is None else unresolved,
+        unresolved,
         {**HYDRA_CHOICES, **choices},
         sources or {},
         DEFAULT_FOLDER,
     )
+
+
+def _without(cfg: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in cfg.items() if k != key}
 
 
 # -- parameters ----------------------------------------------------------------------
@@ -76,11 +84,11 @@ def test_value_wrappers_are_unwrapped_at_any_depth() -> None:
 
 
 def test_tracked_variants_carry_their_canonical_value_and_source() -> None:
-    sources = {"amplitude": ("conf/amplitude/small.yaml", "_value_: 4\n")}
-    made = spec(config(), sources=sources)
+    source = OptionSource(path="conf/amplitude/small.yaml", text="_value_: 4\n")
+    made = spec(config(), sources={"amplitude": source})
     amplitude = made.tracked[0]
     assert (amplitude.group, amplitude.name, amplitude.canonical) == ("amplitude", "small", "4")
-    assert (amplitude.source_path, amplitude.source) == sources["amplitude"]
+    assert (amplitude.source_path, amplitude.source) == (source.path, source.text)
     assert made.tracked[1].canonical == canonical_string({"hz": 0.5, "phase": [0, 1.5]})
 
 
@@ -91,7 +99,8 @@ def test_the_locked_value_keeps_its_type(value: Any, text: str) -> None:
 
 def test_a_nested_group_is_its_own_variant_and_passed_inside_its_parent() -> None:
     resolved = config(model={"layers": [8, 4], "optimizer": {"lr": 0.1, "name": "adam"}})
-    choices = {"exp": "sine", "amplitude": "small", "model": "mlp", "model/optimizer": "adam"}
+    choices = {"exp": "sine", "amplitude": "small", "frequency": "slow", "model": "mlp"}
+    choices["model/optimizer"] = "adam"
     made = spec(resolved, choices)
     by_group = {p.group: p for p in made.parameters}
     assert by_group["model"].value == {"layers": [8, 4]}
@@ -116,7 +125,7 @@ def test_untracked_parameters_are_passed_but_not_locked() -> None:
     assert made.arguments["device"] == "cuda:0"
     assert made.variants == {"amplitude": "small", "device": "gpu"}
     assert made.tracked_variants == {"amplitude": "small"}
-    assert [v.group for v in made.tracked] == ["amplitude"]
+    assert [v.group for v in made.tracked] == ["amplitude", "exp"]
 
 
 def test_a_group_whose_value_is_not_at_its_package_is_refused() -> None:
@@ -167,7 +176,7 @@ def test_now_is_allowed_in_untracked_parameters() -> None:
     for cfg in (resolved, unresolved):
         cfg["mitosis"]["untracked"] = ["stamp"]
     made = spec(resolved, {"exp": "sine", "stamp": "today"}, unresolved)
-    assert made.tracked == ()
+    assert [v.group for v in made.tracked] == ["exp"]
 
 
 # -- experiment and settings ---------------------------------------------------------------
@@ -251,3 +260,89 @@ def test_now_in_an_untracked_child_group_does_not_refuse_its_tracked_parent() ->
     made = spec(resolved, {"exp": "sine", "model": "mlp", "model/logger": "dated"}, unresolved)
     assert made.tracked_variants == {"model": "mlp"}
     assert made.tracked[0].canonical == canonical_string({"layers": 2})
+
+
+# -- placements, experiment arguments, presets (the config rule) ---------------------------
+
+
+def _db_config() -> dict[str, Any]:
+    return {
+        **_without(_without(config(), "amplitude"), "frequency"),
+        "db": {"driver": "mysql"},
+        "backup": {"driver": "postgresql"},
+    }
+
+
+def test_a_group_and_its_placement_are_two_parameters() -> None:
+    made = spec(_db_config(), {"exp": "sine", "db": "mysql", "db@backup": "postgresql"})
+    assert made.arguments == {"db": {"driver": "mysql"}, "backup": {"driver": "postgresql"}}
+    assert made.variants == {"db": "mysql", "db@backup": "postgresql"}
+    assert made.tracked_variants == {"db": "mysql", "backup": "postgresql"}
+    assert [(v.group, v.name) for v in made.tracked] == [
+        ("db", "mysql"),
+        ("db", "postgresql"),
+        ("exp", "sine"),
+    ]
+
+
+def test_one_option_placed_twice_is_locked_once() -> None:
+    resolved = {**_db_config(), "backup": {"driver": "mysql"}}
+    made = spec(resolved, {"exp": "sine", "db": "mysql", "db@backup": "mysql"})
+    assert [(v.group, v.name) for v in made.tracked] == [("db", "mysql"), ("exp", "sine")]
+
+
+def test_experiment_keys_are_arguments_and_its_own_groups_are_parameters() -> None:
+    resolved = config()
+    resolved["exp"] = {"name": "sine", "run": "pkg:run", "epochs": 10, "model": {"depth": 2}}
+    choices = {"exp": "sine", "amplitude": "small", "frequency": "slow", "model": "deep"}
+    sources = {"model": OptionSource(package="exp.model")}
+    made = spec(resolved, choices, sources=sources)
+    assert made.arguments["epochs"] == 10 and made.arguments["model"] == {"depth": 2}
+    assert made.tracked_variants == {"amplitude": "small", "frequency": "slow", "model": "deep"}
+    exp = made.tracked[-1]
+    assert (exp.group, exp.name) == ("exp", "sine")
+    assert exp.canonical == canonical_string({"run": "pkg:run", "epochs": 10})
+
+
+def test_an_experiment_argument_may_not_shadow_a_parameter() -> None:
+    resolved = config()
+    resolved["exp"] = {"run": "pkg:run", "amplitude": 3}
+    with pytest.raises(ConfigError) as caught:
+        spec(resolved)
+    assert str(caught.value).splitlines()[0] == (
+        "The experiment argument `amplitude` has the name of another parameter."
+    )
+
+
+def test_a_preset_is_locked_and_named_but_not_passed() -> None:
+    own = {"frequency": {"hz": 0.5}}
+    sources = {"preset": OptionSource(package="", own=own, known=True, selects=("x: y",))}
+    choices = {"exp": "sine", "amplitude": "small", "frequency": "slow", "preset": "fast"}
+    made = spec(config(), choices, sources=sources)
+    assert "preset" not in made.arguments
+    assert made.tracked_variants["preset"] == "fast"
+    preset = next(v for v in made.tracked if v.group == "preset")
+    assert preset.canonical == canonical_string({"defaults": ["x: y"], "values": own})
+
+
+def test_a_top_level_key_a_variant_refers_to_is_allowed_and_resolved_into_its_lock() -> None:
+    resolved = config(paths={"data": "/data"}, frequency={"file": "/data/f.csv"})
+    unresolved = copy.deepcopy(resolved)
+    unresolved["frequency"]["file"] = "${paths.data}/f.csv"
+    made = spec(resolved, unresolved=unresolved)
+    assert "paths" not in made.arguments
+    assert made.tracked[1].canonical == canonical_string({"file": "/data/f.csv"})
+    with pytest.raises(ConfigError) as caught:
+        spec(resolved)  # nothing refers to it any more
+    assert str(caught.value).startswith("The top-level key `paths` is not a parameter")
+
+
+def test_a_modified_variant_is_named_by_its_changes_and_locked_to_its_own_value() -> None:
+    own = {"hz": 0.5, "phase": [0, 1.5]}
+    resolved = config(frequency={"hz": 2, "phase": [0, 1.5], "extra": True})
+    sources = {"frequency": OptionSource(package="frequency", own=own, known=True)}
+    made = spec(resolved, sources=sources)
+    assert made.variants["frequency"] == "slow[extra=true,hz=2]"
+    assert made.arguments["frequency"] == {"hz": 2, "phase": [0, 1.5], "extra": True}
+    locked = next(v for v in made.tracked if v.group == "frequency")
+    assert (locked.name, locked.canonical) == ("slow", canonical_string(own))
