@@ -38,6 +38,14 @@ def display_value(canonical: str) -> str:
     return canonical
 
 
+def one_line_value(canonical: str) -> str:
+    """A canonical string on one line, for a table cell: `{"run": "m:f", "samples": 200}`."""
+    value = json.loads(canonical)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return canonical
+
+
 def conflict_message(conflicts: list[Conflict], *, job: str | None = None) -> str:
     """One paragraph per conflict, in the house style: what, where, what to do."""
     paragraphs = [_one_conflict(conflict, job) for conflict in conflicts]

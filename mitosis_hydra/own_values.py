@@ -138,7 +138,7 @@ def _where(result: Any, group: str, option: str, cwd: Path) -> tuple[str, str | 
         except ValueError:
             shown = str(file)
         text = file.read_text(encoding="utf-8") if file.is_file() else None
-        return shown, text, str(Path(shown).with_name(f"{option}_v2.yaml"))
+        return shown, text, shown.removesuffix(".yaml") + "_v2.yaml"  # option may hold `/`
     if root.startswith("structured://"):
         module = _registering_module(group, option, cwd)
         from omegaconf import OmegaConf

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .compare import Comparison, Stats, numeric
-from .locks import display_value
+from .locks import one_line_value
 from .records import TrialRecord, VariantLock
 
 P = ParamSpec("P")
@@ -277,7 +277,7 @@ def locks_table(locks: Sequence[VariantLock]) -> None:
             min_width=16 if folds else None,
         )
     for lock in locks:
-        value = display_value(lock.canonical)
+        value = one_line_value(lock.canonical)
         value = value if len(value) <= 40 else value[:39] + "…"
         table.add_row(
             lock.group,

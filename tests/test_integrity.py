@@ -308,7 +308,7 @@ def test_rebuild_recreates_every_row_and_lock(user_project):
     delete_database(user_project)
     rebuilt = cli(user_project, "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "5 trials, 2 variant locks" in rebuilt.stdout
+    assert "5 trials, 4 variant locks" in rebuilt.stdout  # amplitude small/big, exp draw/boom
     assert "skipped draw-amplitude_small-debug-" in rebuilt.stdout  # debug: never recorded
     assert db_rows(user_project, "trials") == trials
     assert db_rows(user_project, "variants") == variants
