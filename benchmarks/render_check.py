@@ -18,7 +18,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
-from mitosis_hydra.report import export_notebook
+from mitosis_hydra.run.report import export_notebook
 
 CELLS = [
     "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2]); plt.title('an inline figure')",

@@ -24,10 +24,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mitosis_hydra import schema
-from mitosis_hydra.canonical import canonical_hash, canonical_string
-from mitosis_hydra.records import TrialPlan, TrialStatus, VariantValue
-from mitosis_hydra.store import TrialStore, new_key
+from mitosis_hydra.core.canonical import canonical_hash, canonical_string
+from mitosis_hydra.core.records import TrialPlan, TrialStatus, VariantValue
+from mitosis_hydra.storage import schema
+from mitosis_hydra.storage.store import TrialStore, new_key
 
 
 def variant(group: str, name: str, value: object) -> VariantValue:

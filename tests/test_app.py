@@ -124,7 +124,7 @@ def test_a_structured_primary_config_without_a_config_folder_runs_trials(make_us
 def test_hints_name_the_command_the_user_ran(monkeypatch, argv, command):
     import json
 
-    from mitosis_hydra.command import USER_ARGV_VARIABLE, user_command
+    from mitosis_hydra.core.command import USER_ARGV_VARIABLE, user_command
 
     monkeypatch.setenv(USER_ARGV_VARIABLE, json.dumps(argv))
     assert user_command() == command

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from mitosis_hydra.canonical import canonical_hash, canonical_string
+from mitosis_hydra.core.canonical import canonical_hash, canonical_string
 
 # -- strategies ---------------------------------------------------------------------
 
@@ -199,7 +199,7 @@ def test_values_outside_yaml_are_refused_with_their_type() -> None:
 
 _CHILD = """
 import pickle, sys
-from mitosis_hydra.canonical import canonical_string
+from mitosis_hydra.core.canonical import canonical_string
 values = pickle.load(sys.stdin.buffer)
 pickle.dump([canonical_string(v) for v in values], sys.stdout.buffer)
 """

@@ -13,9 +13,9 @@ import pytest
 from reading_project import cli, cli_json, commit, environment, make_project, run_trials
 
 from mitosis_hydra import compare_trials, list_trials
-from mitosis_hydra.compare import compare_records, split_parameters, summarize
-from mitosis_hydra.release import audit_log
-from mitosis_hydra.store import TrialStore
+from mitosis_hydra.read.compare import compare_records, split_parameters, summarize
+from mitosis_hydra.read.release import audit_log
+from mitosis_hydra.storage.store import TrialStore
 
 
 @pytest.fixture(scope="module")

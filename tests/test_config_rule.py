@@ -14,7 +14,7 @@ import json
 import pytest
 
 from mitosis_hydra import list_trials, load_trial_data
-from mitosis_hydra.naming import trial_name
+from mitosis_hydra.core.naming import trial_name
 
 COMPOSITION = {
     "userpkg/__main__.py": (
@@ -128,7 +128,7 @@ def test_each_placement_is_its_own_parameter_named_and_locked(project):
 
 
 def _locks(project):
-    from mitosis_hydra.store import TrialStore
+    from mitosis_hydra.storage.store import TrialStore
 
     return TrialStore(project.trials_folder).variant_locks()
 

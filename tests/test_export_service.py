@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mitosis_hydra import export_service, report
+from mitosis_hydra.run import export_service, report
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
 
@@ -38,7 +38,7 @@ def test_trials_hand_their_notebook_to_the_service_and_never_import_nbconvert(tm
         import sys
         from pathlib import Path
         import nbformat
-        from mitosis_hydra import export_service, report
+        from mitosis_hydra.run import export_service, report
         export_service.start()
         for n in range(2):
             cell = nbformat.v4.new_code_cell("print(1)")
@@ -71,7 +71,7 @@ def test_the_service_exits_when_its_driver_is_killed(tmp_path):
         [
             sys.executable, "-c",
             "import os, sys, time\n"
-            "from mitosis_hydra import export_service\n"
+            "from mitosis_hydra.run import export_service\n"
             "export_service.start()\n"
             "print(os.environ[export_service.SERVICE_VARIABLE], flush=True)\n"
             "time.sleep(600)\n",

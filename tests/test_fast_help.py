@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from mitosis_hydra.fast_help import asks_for_help
+from mitosis_hydra.run.fast_help import asks_for_help
 
 ROOT = Path(__file__).resolve().parents[1]
 
 PLAIN_APP = """
 import hydra
-from mitosis_hydra.config import register_configs
+from mitosis_hydra.run.config import register_configs
 
 register_configs()
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from mitosis_hydra.faults import FAULT_VARIABLE, PHASES
+from mitosis_hydra.storage.faults import FAULT_VARIABLE, PHASES
 
 kernel = pytest.mark.kernel
 MITOSIS = ("--multirun", "hydra/launcher=mitosis", "hydra.launcher.n_jobs=1")

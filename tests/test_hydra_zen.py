@@ -150,7 +150,7 @@ def test_hydra_zen_trials_run_lock_refuse_naming_the_module_and_reproduce(zen_pr
     assert len(zen_project.trials()) == 2
 
     reproduced = subprocess.run(  # at the first trial's commit, in a worktree of its own
-        [sys.executable, "-m", "mitosis_hydra.cli", "reproduce", first.key],
+        [sys.executable, "-m", "mitosis_hydra.read.cli", "reproduce", first.key],
         cwd=zen_project.root,
         env=zen_project.env,
         capture_output=True,

@@ -13,8 +13,8 @@ import pytest
 from reading_project import cli, make_project, run_trials
 
 from mitosis_hydra import list_trials
-from mitosis_hydra.index_page import render_index, svg_plot
-from mitosis_hydra.records import TrialRecord, TrialStatus
+from mitosis_hydra.core.records import TrialRecord, TrialStatus
+from mitosis_hydra.read.index_page import render_index, svg_plot
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLER = ROOT / "scripts" / "install-chromium.sh"

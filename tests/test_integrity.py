@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mitosis_hydra.paths import RECORD_FILE
+from mitosis_hydra.core.layout import RECORD_FILE
 
 pytestmark = pytest.mark.kernel
 

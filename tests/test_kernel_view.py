@@ -95,7 +95,7 @@ def test_run_sees_its_trial_and_hydra_config_and_its_files_are_listed(project):
     assert project.status() == ""
 
     shown = subprocess.run(
-        [sys.executable, "-m", "mitosis_hydra.cli", "show", record.key],
+        [sys.executable, "-m", "mitosis_hydra.read.cli", "show", record.key],
         cwd=project.root,
         env=project.env,
         capture_output=True,

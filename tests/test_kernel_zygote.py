@@ -8,8 +8,8 @@ import signal
 import nbformat
 import pytest
 
-from mitosis_hydra import zygote
-from mitosis_hydra.kernel import TrialKernel, kernel_env
+from mitosis_hydra.run import zygote
+from mitosis_hydra.run.kernel import TrialKernel, kernel_env
 
 pytestmark = [
     pytest.mark.kernel,

@@ -222,7 +222,7 @@ def test_a_killed_worker_leaves_no_record_running(user_project, tmp_path):
 def _worker_of(kernel_parent: int) -> int:
     """The worker a kernel belongs to: its parent, or its zygote's parent (see zygote.py)."""
     proc = Path(f"/proc/{kernel_parent}")
-    if proc.is_dir() and b"mitosis_hydra.zygote" in (proc / "cmdline").read_bytes():
+    if proc.is_dir() and b"mitosis_hydra.run.zygote" in (proc / "cmdline").read_bytes():
         return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
     return kernel_parent
 
@@ -232,9 +232,9 @@ _HAMMER = textwrap.dedent(
     import socket, sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from mitosis_hydra.canonical import canonical_hash, canonical_string
-    from mitosis_hydra.records import TrialPlan, VariantValue
-    from mitosis_hydra.store import TrialStore, new_key
+    from mitosis_hydra.core.canonical import canonical_hash, canonical_string
+    from mitosis_hydra.core.records import TrialPlan, VariantValue
+    from mitosis_hydra.storage.store import TrialStore, new_key
 
     folder = Path(sys.argv[1])
     text = canonical_string(4)

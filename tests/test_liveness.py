@@ -15,8 +15,8 @@ import pytest
 from test_store import plan
 
 from mitosis_hydra import list_trials, liveness, schema
-from mitosis_hydra.records import TrialStatus
-from mitosis_hydra.store import DB_FILENAME, TrialStore
+from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.storage.store import DB_FILENAME, TrialStore
 
 HOST = liveness.this_host()
 

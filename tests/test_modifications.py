@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mitosis_hydra.canonical import canonical_string
-from mitosis_hydra.modifications import MAX_MODIFICATIONS_LENGTH, modifications, variant_label
-from mitosis_hydra.naming import combination_key
-from mitosis_hydra.spec import OptionSource, build_spec
+from mitosis_hydra.core.canonical import canonical_string
+from mitosis_hydra.core.modifications import MAX_MODIFICATIONS_LENGTH, modifications, variant_label
+from mitosis_hydra.core.naming import combination_key
+from mitosis_hydra.core.spec import OptionSource, build_spec
 
 SETTINGS = {
     "seed": 0,

@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from mitosis_hydra.canonical import canonical_hash, canonical_string
-from mitosis_hydra.locks import Conflict, conflict_message, display_value, find_conflicts
-from mitosis_hydra.naming import (
+from mitosis_hydra.core.canonical import canonical_hash, canonical_string
+from mitosis_hydra.core.conflicts import Conflict, conflict_message, display_value, find_conflicts
+from mitosis_hydra.core.naming import (
     combination_key,
     debug_name,
     names_hash,
     trial_name,
     variant_part,
 )
-from mitosis_hydra.records import VariantLock, VariantValue
+from mitosis_hydra.core.records import VariantLock, VariantValue
 
 LOCKED_AT = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 

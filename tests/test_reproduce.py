@@ -10,9 +10,9 @@ import pytest
 from reading_project import cli, cli_json, commit, git, make_project, run_trials
 
 from mitosis_hydra import list_trials, reproduce_trial
-from mitosis_hydra.envdiff import diff_environments, package_versions
-from mitosis_hydra.errors import ReproductionError
-from mitosis_hydra.reproduce import compare_values, quote_override, values_match
+from mitosis_hydra.core.envdiff import diff_environments, package_versions
+from mitosis_hydra.core.errors import ReproductionError
+from mitosis_hydra.read.reproduce import compare_values, quote_override, values_match
 
 
 def only_trial(project: Path, **filters):

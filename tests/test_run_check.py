@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mitosis_hydra.errors import ConfigError
-from mitosis_hydra.run_check import check_run, split_target
+from mitosis_hydra.core.errors import ConfigError
+from mitosis_hydra.run.run_check import check_run, split_target
 
 _EXPERIMENT = """
 from .impl import moved as reexported

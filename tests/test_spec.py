@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from mitosis_hydra.canonical import canonical_string
-from mitosis_hydra.errors import ConfigError
-from mitosis_hydra.spec import OptionSource, TrialSpec, build_spec, unwrap_values
+from mitosis_hydra.core.canonical import canonical_string
+from mitosis_hydra.core.errors import ConfigError
+from mitosis_hydra.core.spec import OptionSource, TrialSpec, build_spec, unwrap_values
 
 DEFAULT_FOLDER = Path("/default/trials")
 

@@ -20,17 +20,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mitosis_hydra.canonical import canonical_hash, canonical_string
-from mitosis_hydra.errors import (
+from mitosis_hydra.core.canonical import canonical_hash, canonical_string
+from mitosis_hydra.core.errors import (
     StoreError,
     TrialFolderExistsError,
     TrialNotFoundError,
     VariantConflictError,
 )
-from mitosis_hydra.masking import mask_text
-from mitosis_hydra.paths import RECORD_FILE
-from mitosis_hydra.records import TrialPlan, TrialStatus, VariantValue
-from mitosis_hydra.store import DB_FILENAME, TrialStore, close_engines, new_key
+from mitosis_hydra.core.layout import RECORD_FILE
+from mitosis_hydra.core.masking import mask_text
+from mitosis_hydra.core.records import TrialPlan, TrialStatus, VariantValue
+from mitosis_hydra.storage.store import DB_FILENAME, TrialStore, close_engines, new_key
 
 COMMIT = "1234567abcdef0123456789abcdef0123456789"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"

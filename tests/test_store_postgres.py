@@ -21,9 +21,9 @@ import postgres_server
 import pytest
 from test_store import plan
 
-from mitosis_hydra.errors import VariantConflictError
-from mitosis_hydra.records import TrialStatus
-from mitosis_hydra.store import TrialStore
+from mitosis_hydra.core.errors import VariantConflictError
+from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.storage.store import TrialStore
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +125,7 @@ def test_a_lost_trial_is_detected_and_a_version_1_database_migrated_on_postgres(
 ) -> None:
     import sqlalchemy as sa
 
-    from mitosis_hydra import schema
+    from mitosis_hydra.storage import schema
 
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # the tables as version 1 made them, with one running row

@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from reading_project import cli, cli_json
 
 from mitosis_hydra import TrialFailedError, TrialMain
-from mitosis_hydra.store import TrialStore, close_engines
+from mitosis_hydra.storage.store import TrialStore, close_engines
 
 kernel = pytest.mark.kernel
 
@@ -425,8 +425,8 @@ def test_an_unknown_sweep_id_is_a_usage_error(project):
 
 
 def test_a_database_of_schema_version_1_gains_the_sweep_column(tmp_path):
-    from mitosis_hydra import schema
-    from mitosis_hydra.records import TrialPlan
+    from mitosis_hydra.core.records import TrialPlan
+    from mitosis_hydra.storage import schema
 
     folder = tmp_path / "trials"
     plan = TrialPlan(

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from test_store import plan
 
-from mitosis_hydra import store as store_module
-from mitosis_hydra import trial_list
-from mitosis_hydra.records import TrialStatus
-from mitosis_hydra.store import DB_FILENAME, TrialStore
+from mitosis_hydra.core import trial_list
+from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.storage import store as store_module
+from mitosis_hydra.storage.store import DB_FILENAME, TrialStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """`hydra/launcher=mitosis`: a thin shim Hydra imports at every start.
 
 It registers the launcher's config and imports the engine
-(`mitosis_hydra.launcher`) only when a sweep is launched, so Hydra's start-up
+(`mitosis_hydra.sweep.launcher`) only when a sweep is launched, so Hydra's start-up
 stays fast for every app that merely has this package installed.
 """
 
@@ -40,7 +40,7 @@ ConfigStore.instance().store(
 
 
 class MitosisLauncher(Launcher):
-    """Validates the whole sweep, then runs each job as a trial (see mitosis_hydra.launcher)."""
+    """Validates the whole sweep, then runs each job as a trial (mitosis_hydra.sweep.launcher)."""
 
     def __init__(
         self,
@@ -64,13 +64,13 @@ class MitosisLauncher(Launcher):
         self.hydra_context = hydra_context
         self.task_function = task_function
         if self.inner is None:  # jobs composed here are run here: compose each once
-            from mitosis_hydra.launcher import reuse_compositions
+            from mitosis_hydra.sweep.launcher import reuse_compositions
 
             reuse_compositions(hydra_context)
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from mitosis_hydra.launcher import launch
+        from mitosis_hydra.sweep.launcher import launch
 
         return launch(self, job_overrides, initial_job_idx)

@@ -1,0 +1,1 @@
+"""Pure logic over plain data: imports nothing else of mitosis_hydra."""

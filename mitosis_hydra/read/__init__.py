@@ -1,0 +1,1 @@
+"""Reading results: API, CLI, views, index, reproduce, release; imports any layer."""

@@ -1,0 +1,171 @@
+"""Comparing trials: the main metric and each metric per variant combination (pure statistics).
+
+Trials of one experiment are grouped by their variant names (every parameter,
+untracked ones included); each group gets count, mean, sample standard
+deviation, min and max over its numeric values, across seeds and iterations.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mitosis_hydra.core.records import TrialRecord, TrialStatus
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of the numeric values of one metric in one group (`std` is None below 2 values)."""
+
+    count: int
+    mean: float
+    std: float | None
+    min: float
+    max: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One variant combination of an experiment and what its trials gave."""
+
+    variants: dict[str, str]
+    trials: int
+    seeds: tuple[int, ...]
+    keys: tuple[str, ...]
+    main: Stats | None
+    metrics: dict[str, Stats] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "variants": self.variants,
+            "trials": self.trials,
+            "seeds": list(self.seeds),
+            "keys": list(self.keys),
+            "main": self.main.to_json() if self.main else None,
+            "metrics": {name: stats.to_json() for name, stats in self.metrics.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """All variant combinations of one experiment; `differing` names the parameters that vary."""
+
+    experiment: str
+    rows: tuple[ComparisonRow, ...]
+    differing: tuple[str, ...]
+    constant: dict[str, str]
+    metric_names: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "differing": list(self.differing),
+            "constant": self.constant,
+            "metrics": list(self.metric_names),
+            "rows": [row.to_json() for row in self.rows],
+        }
+
+
+def numeric(value: Any) -> float | None:
+    """The value as a finite float, or None for anything else (bools, text, NaN, None)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def summarize(values: Iterable[Any]) -> Stats | None:
+    """Count, mean, sample std, min and max of the numeric values (None if there are none).
+
+    NaN and ±inf count, and show in the result as IEEE arithmetic has them (a NaN
+    makes the group's mean NaN): a blank cell would hide that a trial gave one.
+    """
+    numbers = [float(v) for v in values if _real(v)]
+    if not numbers:
+        return None
+    if all(math.isfinite(n) for n in numbers):
+        std = statistics.stdev(numbers) if len(numbers) > 1 else None
+        return Stats(len(numbers), statistics.fmean(numbers), std, min(numbers), max(numbers))
+    nan = any(math.isnan(n) for n in numbers)
+    mean = math.nan if nan else sum(numbers) / len(numbers)  # inf, -inf, or nan for both
+    low, high = (math.nan, math.nan) if nan else (min(numbers), max(numbers))
+    return Stats(len(numbers), mean, math.nan if len(numbers) > 1 else None, low, high)
+
+
+def _real(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def compare_records(records: Iterable[TrialRecord]) -> list[Comparison]:
+    """One comparison per experiment (sorted by name), rows sorted by variant names."""
+    by_experiment: dict[str, list[TrialRecord]] = {}
+    for record in records:
+        by_experiment.setdefault(record.experiment, []).append(record)
+    return [_compare_one(name, by_experiment[name]) for name in sorted(by_experiment)]
+
+
+def _compare_one(experiment: str, records: list[TrialRecord]) -> Comparison:
+    groups: dict[tuple[tuple[str, str], ...], list[TrialRecord]] = {}
+    for record in records:
+        groups.setdefault(tuple(sorted(record.variants.items())), []).append(record)
+    metric_names = sorted({name for record in records for name in record.metrics})
+    rows = tuple(_row(dict(combo), groups[combo], metric_names) for combo in sorted(groups))
+    differing, constant = split_parameters([row.variants for row in rows])
+    return Comparison(experiment, rows, differing, constant, tuple(metric_names))
+
+
+def _row(variants: dict[str, str], records: list[TrialRecord], metrics: list[str]) -> ComparisonRow:
+    stats = {}
+    for name in metrics:
+        summary = summarize(record.metrics.get(name) for record in records)
+        if summary is not None:
+            stats[name] = summary
+    return ComparisonRow(
+        variants=variants,
+        trials=len(records),
+        seeds=tuple(sorted({record.seed for record in records})),
+        keys=tuple(record.key for record in records),
+        main=summarize(record.main for record in records),
+        metrics=stats,
+    )
+
+
+def split_parameters(
+    combos: list[Mapping[str, str]],
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Parameters whose variant differs between combinations, and those that are the same."""
+    names = sorted({name for combo in combos for name in combo})
+    differing = tuple(n for n in names if len({combo.get(n) for combo in combos}) > 1)
+    constant = {n: str(combos[0].get(n)) for n in names if n not in differing}
+    return differing, constant
+
+
+def compare_trials(
+    trials_folder: str | Path | None = None,
+    *,
+    experiment: str | None = None,
+    status: str | TrialStatus | None = TrialStatus.FINISHED,
+    db: str | None = None,
+    sweep: str | None = None,
+) -> list[Comparison]:
+    """`mitosis-hydra compare` as data: per experiment, statistics per variant combination.
+
+    Only finished trials count by default (`status=None` takes every trial).
+    """
+    from mitosis_hydra.read.api import list_trials
+
+    records = list_trials(trials_folder, experiment=experiment, status=status, db=db, sweep=sweep)
+    return compare_records(records)

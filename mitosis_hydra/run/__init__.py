@@ -1,0 +1,1 @@
+"""One trial: Hydra job, recipe, notebook, kernel, export; imports core and storage."""

@@ -1,0 +1,1 @@
+"""The trials database: imports only core."""

@@ -1,0 +1,1 @@
+"""Sweeps: the launcher engine, worker pool, progress; imports core, storage, run."""

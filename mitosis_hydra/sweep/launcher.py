@@ -1,0 +1,283 @@
+"""The engine of `hydra/launcher=mitosis`: validate the whole sweep, then run its trials.
+
+    python -m <your package> --multirun hydra/launcher=mitosis +exp=sine amplitude=my_variant,big
+
+The shim in `hydra_plugins/mitosis_launcher` only registers the config and
+calls `launch` here. A sweep is composed and validated as a whole first
+(`sweep.py`); then its trials run in worker processes (`pool.py`) with a
+progress bar, or are handed to another Hydra launcher (`inner`), e.g.
+submitit on a SLURM cluster. Either way the sweep ends with a summary table,
+and exits non-zero if any trial did not finish.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
+from hydra.errors import CompactHydraException
+
+from mitosis_hydra.core.errors import (
+    MitosisError,
+    TrialFailedError,
+    TrialInterruptedError,
+    TrialNotFinishedError,
+)
+from mitosis_hydra.core.masking import mask_file, mask_text
+from mitosis_hydra.core.records import TrialMain, TrialRecord
+from mitosis_hydra.sweep.jobs import (
+    SweepJob,
+    SweepRefusedError,
+    compose_jobs,
+    task_config,
+    validate,
+)
+from mitosis_hydra.sweep.pool import TrialResult, WorkerPool, default_n_jobs, warm_up
+from mitosis_hydra.sweep.progress import DONE_BEFORE, SweepProgress, print_summary
+
+log = logging.getLogger(__name__)
+
+EXIT_REFUSED = 2
+EXIT_INTERRUPTED = 130
+COMPLETE = ("finished", DONE_BEFORE)  # the jobs that return a main metric
+
+
+class SweepIncompleteError(CompactHydraException, TrialNotFinishedError):
+    """Some trials of the sweep failed or were interrupted (the others are recorded)."""
+
+
+class JobRefusedError(CompactHydraException, MitosisError):
+    """A job of another launcher's sweep was refused: Hydra prints the message, no traceback."""
+
+
+def reuse_compositions(hydra_context: Any) -> None:
+    """Compose each job once: keep what Hydra's sweeper composed for the launcher.
+
+    The sweeper composes every job of a batch only to check it
+    (`validate_batch_is_legal`) and throws the result away; the launcher then
+    composes each again, ~0.15 s of the driver's time per job. The config
+    loader of this sweep keeps each composition the sweeper asked for and hands
+    it to the launcher (`mitosis_take_composition`) once; what the launcher
+    composes itself is never kept, so no config is handed out twice.
+    """
+    loader = hydra_context.config_loader
+    compose = loader.load_sweep_config
+    kept: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
+
+    def load_sweep_config(master_config: Any, sweep_overrides: list[str]) -> Any:
+        composed = compose(master_config=master_config, sweep_overrides=sweep_overrides)
+        kept.setdefault((id(master_config), tuple(sweep_overrides)), []).append(composed)
+        return composed
+
+    def take_composition(master_config: Any, sweep_overrides: list[str]) -> Any:
+        waiting = kept.get((id(master_config), tuple(sweep_overrides)))
+        if waiting:
+            return waiting.pop(0)
+        return compose(master_config=master_config, sweep_overrides=sweep_overrides)
+
+    loader.load_sweep_config = load_sweep_config
+    loader.mitosis_take_composition = take_composition
+
+
+def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
+    """Compose and validate every job, skip those done before (resume), run the rest, summarize.
+
+    Called once per batch when the sweeper sends batches; every call validates its
+    batch as a whole and returns one JobReturn per job, in order.
+    """
+    setup_globals()
+    config = launcher.config
+    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    mask_file(sweep_dir / "multirun.yaml")  # the sweeper's copy
+    began = time.perf_counter()
+    warming = None
+    if launcher.inner is None:  # prime the workers' imports while the sweep is checked
+        warming = threading.Thread(target=warm_up, daemon=True)
+        warming.start()
+    jobs = compose_jobs(launcher.hydra_context, config, job_overrides, initial_job_idx)
+    try:
+        validate(jobs, Path.cwd())
+    except SweepRefusedError as error:
+        print(mask_text(str(error)), file=sys.stderr, flush=True)
+        sys.exit(EXIT_REFUSED)
+    skipped = _done_before(jobs, bool(getattr(launcher, "resume", False)))
+    if warming is not None:
+        warming.join()  # no thread may run while workers are forked (also the next batch's)
+    ran, interrupted = _run_jobs(launcher, [job for job in jobs if job.index not in skipped])
+    results, returns = [], []
+    for job in jobs:  # in order; a row is labelled by its job number if it has no trial
+        if job.index in skipped:
+            result = _skipped_result(job.index, skipped[job.index])
+            ran[job.index] = (result, _job_return(job, result))
+        result, ret = ran[job.index]
+        results.append(replace(result, position=job.index))
+        returns.append(ret)
+    print_summary(results, time.perf_counter() - began, sweep=sweep_dir.name)
+    if interrupted:
+        print("The sweep was interrupted (Ctrl-C).", file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERRUPTED)
+    return _mark_incomplete(returns, results)
+
+
+def _run_jobs(
+    launcher: Any, jobs: list[SweepJob]
+) -> tuple[dict[int, tuple[TrialResult, JobReturn]], bool]:
+    """Run jobs here or through `inner`: job number → (summary row, JobReturn), and Ctrl-C."""
+    if not jobs:
+        return {}, False
+    if launcher.inner is not None:
+        returns = _launch_inner(launcher, [job.overrides for job in jobs], jobs[0].index)
+        pairs = zip(jobs, returns, strict=True)
+        return {job.index: (_result_of_return(job.index, ret), ret) for job, ret in pairs}, False
+    results, interrupted = _run_in_workers(launcher, jobs)
+    pairs = zip(jobs, results, strict=True)
+    return {job.index: (result, _job_return(job, result)) for job, result in pairs}, interrupted
+
+
+def _done_before(jobs: list[SweepJob], resume: bool) -> dict[int, TrialRecord]:
+    """Job number → its finished trial, for the jobs a resumed sweep need not run."""
+    if not any(resume or (job.spec and job.spec.settings.resume) for job in jobs):
+        return {}
+    from mitosis_hydra.run.resume import current_commit, done_before
+
+    commit = current_commit(Path.cwd())
+    found = {}
+    for job in jobs:
+        if job.spec is not None and (resume or job.spec.settings.resume):
+            record = done_before(job.spec, commit)
+            if record is not None:
+                found[job.index] = record
+    if found:
+        log.info(f"Resuming: {len(found)} of {len(jobs)} jobs have a finished trial already")
+    return found
+
+
+def _skipped_result(position: int, record: TrialRecord) -> TrialResult:
+    notebook = str(record.notebook) if record.notebook else None
+    return TrialResult(position, DONE_BEFORE, record.name, record.key, record.main, notebook)
+
+
+def _run_in_workers(launcher: Any, jobs: list[SweepJob]) -> tuple[list[TrialResult], bool]:
+    n_jobs = launcher.n_jobs or default_n_jobs()
+    pool = WorkerPool(launcher.hydra_context, [job.config for job in jobs], n_jobs)
+    log.info(
+        f"Launching {len(jobs)} trial{'s' if len(jobs) != 1 else ''} "
+        f"in {min(n_jobs, len(jobs))} worker process{'es' if min(n_jobs, len(jobs)) > 1 else ''}"
+    )
+    pool.start()  # before the progress bar's thread: workers are forked
+    with SweepProgress(len(jobs), launcher.progress) as progress:
+        pool.collect(progress.update)
+    results = [pool.results[position] for position in range(len(jobs))]
+    return results, pool.interrupted
+
+
+def _launch_inner(launcher: Any, job_overrides: Sequence[Sequence[str]], initial: int) -> list:
+    """Hand the validated jobs to another Hydra launcher, configured at `hydra.launcher.inner`."""
+    from hydra.core.plugins import Plugins
+    from omegaconf import open_dict, read_write
+
+    target = str(launcher.inner.get("_target_", ""))
+    if not target or "mitosis_launcher" in target:
+        raise MitosisError(
+            f"hydra.launcher.inner must be another Hydra launcher, got {target or 'nothing'!r}.\n"
+            "Choose one with e.g. +hydra/launcher@hydra.launcher.inner=submitit_slurm."
+        )
+    config = copy.deepcopy(launcher.config)
+    with read_write(config), open_dict(config):
+        config.hydra.launcher = copy.deepcopy(launcher.inner)
+    inner = Plugins.instance().instantiate_launcher(
+        hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=config
+    )
+    log.info(f"Handing {len(job_overrides)} validated jobs to {target.rsplit('.', 1)[-1]}")
+    return list(inner.launch(job_overrides, initial_job_idx=initial))
+
+
+def _result_of_return(position: int, ret: JobReturn) -> TrialResult:
+    """A row of the summary from what an inner launcher returned for one job (typed, not parsed)."""
+    value = ret._return_value
+    if ret.status is JobStatus.COMPLETED and isinstance(value, TrialMain):
+        status = DONE_BEFORE if value.done_before else "finished"
+        return TrialResult(position, status, value.name, value.key, float(value), value.notebook)
+    if isinstance(value, TrialNotFinishedError):
+        return TrialResult(
+            position, value.status, value.name, value.key, None, value.notebook, str(value)
+        )
+    return TrialResult(position, "failed", error=str(value))
+
+
+def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
+    """What Hydra's sweeper expects back for one job: its main metric, or its error."""
+    from hydra.core.utils import JobRuntime
+    from omegaconf import OmegaConf
+
+    completed = result.status in COMPLETE
+    ret = JobReturn(
+        overrides=[mask_text(override) for override in job.overrides],
+        cfg=task_config(job.config),
+        hydra_cfg=OmegaConf.masked_copy(job.config, "hydra"),
+        working_dir=os.getcwd(),
+        task_name=JobRuntime.instance().get("name"),
+        status=JobStatus.COMPLETED if completed else JobStatus.FAILED,
+    )
+    if completed:
+        ret.return_value = TrialMain(
+            result.main,
+            key=result.key,
+            name=result.name,
+            notebook=result.notebook,
+            done_before=result.status == DONE_BEFORE,
+        )
+    else:
+        ret.return_value = _trial_error(result, result.error or result.status)
+    return ret
+
+
+def _trial_error(result: TrialResult, message: str) -> MitosisError:
+    """The error of a job that did not finish, naming its trial in fields when it has one."""
+    error = TrialInterruptedError if result.status == "interrupted" else TrialFailedError
+    return error(
+        message, key=result.key, name=result.name, status=result.status, notebook=result.notebook
+    )
+
+
+def _mark_incomplete(returns: list[JobReturn], results: list[TrialResult]) -> list[JobReturn]:
+    """Failed jobs carry one sweep-level error, which Hydra prints as the reason to exit 1.
+
+    Each is its own SweepIncompleteError with the fields of its job's trial.
+    """
+    incomplete = [result for result in results if result.status not in COMPLETE]
+    if not incomplete:
+        return returns
+    counts: dict[str, int] = {}
+    for result in incomplete:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    lines = [
+        f"{len(incomplete)} of {len(results)} trials did not finish "
+        f"({', '.join(f'{n} {status}' for status, n in sorted(counts.items()))}):"
+    ]
+    for result in incomplete:
+        where = f"  notebook: {result.notebook}" if result.notebook else ""
+        lines.append(f"  {result.name or f'job #{result.position}'} {result.status}{where}")
+    lines.append("The other trials are recorded; open the notebooks above to see what went wrong.")
+    message = "\n".join(lines)
+    for ret, result in zip(returns, results, strict=True):
+        if ret.status is not JobStatus.COMPLETED:
+            ret.return_value = SweepIncompleteError(
+                message,
+                key=result.key,
+                name=result.name,
+                status=result.status,
+                notebook=result.notebook,
+            )
+    return returns
