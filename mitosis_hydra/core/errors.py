@@ -7,6 +7,8 @@ survive pickling into and out of worker processes.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MitosisError(Exception):
     """Base of every error mitosis_hydra raises on purpose."""
@@ -106,3 +108,42 @@ class UncommittedConfigError(DirtyTreeError):
 
 class TrialFolderExistsError(StoreError):
     """The folder a new trial would get already exists (its database was replaced or lost)."""
+
+
+class SweepRefusedError(MitosisError):
+    """At least one job of a sweep cannot run as a recorded trial; none was started."""
+
+
+class UsageError(MitosisError):
+    """The command line asks for something that cannot be done as asked."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM, turned into an exception like KeyboardInterrupt is for SIGINT."""
+
+
+# Errors Hydra prints as their message only, without a traceback: they subclass
+# Hydra's CompactHydraException. Importing hydra costs ~0.4 s (the read-side CLI
+# never does), so these classes are built the first time they are asked for.
+_HYDRA_COMPACT: dict[str, tuple[type[MitosisError], str]] = {
+    "SweepIncompleteError": (
+        TrialNotFinishedError,
+        "Some trials of the sweep failed or were interrupted (the others are recorded).",
+    ),
+    "JobRefusedError": (
+        MitosisError,
+        "A job of another launcher's sweep was refused: Hydra prints the message, no traceback.",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HYDRA_COMPACT:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from hydra.errors import CompactHydraException
+
+    base, doc = _HYDRA_COMPACT[name]
+    namespace = {"__doc__": doc, "__module__": __name__, "__qualname__": name}
+    cls = type(name, (CompactHydraException, base), namespace)
+    globals()[name] = cls  # pickling finds it by name, as any class of this module
+    return cls

@@ -9,13 +9,11 @@ value is part of that variant's lock. Anything else would be silently ignored
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mitosis_hydra.core.canonical import canonical_string
 from mitosis_hydra.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mitosis_hydra.core.spec import Parameter
+from mitosis_hydra.core.trial_spec import Parameter
 
 SETTINGS = ("seed", "debug", "mitosis", "hydra")
 _REFERENCE = re.compile(r"\$\{([^${}]*)\}")

@@ -18,15 +18,12 @@ from mitosis_hydra.core.errors import (
     MitosisError,
     StoreError,
     TrialNotFoundError,
+    UsageError,
     VariantNotFoundError,
 )
 from mitosis_hydra.core.records import TrialStatus
 
 PROG = "mitosis-hydra"
-
-
-class UsageError(MitosisError):
-    """The command line asks for something that cannot be done as asked."""
 
 
 class _Parser(argparse.ArgumentParser):

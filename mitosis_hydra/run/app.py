@@ -140,11 +140,10 @@ def run_job(cfg: Any) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from mitosis_hydra.core.errors import MitosisError
+    from mitosis_hydra.core.errors import Interrupted, MitosisError
     from mitosis_hydra.core.masking import mask_file, mask_hydra_job_overrides, mask_text
     from mitosis_hydra.core.records import TrialStatus
     from mitosis_hydra.run.job import spec_and_context
-    from mitosis_hydra.run.kernel import Interrupted
     from mitosis_hydra.run.trial import run_trial
 
     single = HydraConfig.get().mode == RunMode.RUN
@@ -160,7 +159,7 @@ def run_job(cfg: Any) -> Any:
         outcome = run_trial(spec, context)
     except MitosisError as error:
         if not single:
-            from mitosis_hydra.sweep.launcher import JobRefusedError
+            from mitosis_hydra.core.errors import JobRefusedError
 
             raise JobRefusedError(mask_text(str(error))) from None
         print(mask_text(str(error)), file=sys.stderr)

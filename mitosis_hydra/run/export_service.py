@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mitosis_hydra.run import html_export
+
 if TYPE_CHECKING:
     import nbformat
 
@@ -63,7 +65,7 @@ def export(notebook: nbformat.NotebookNode, path: Path) -> bool:
     address = _address()
     if address is None:
         return False
-    request = f"{Path(path).resolve()}\n{json.dumps(notebook)}".encode()
+    request = html_export.encode_request(notebook, path)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(_TIMEOUT)
@@ -128,9 +130,7 @@ def _read_all(conn: socket.socket) -> bytes:
 
 def _serve(address: str, driver: int) -> int:
     """Warm up, then export each notebook sent, one at a time, while the driver lives."""
-    from mitosis_hydra.run import report
-
-    report.warm_up()
+    html_export.warm()
     listening = address + ".binding"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(listening)
@@ -150,15 +150,8 @@ def _serve(address: str, driver: int) -> int:
 
 
 def _answer(request: bytes) -> bytes:
-    import nbformat
-
-    from mitosis_hydra.run import report
-
-    head, _, body = request.partition(b"\n")
     try:
-        notebook = nbformat.from_dict(json.loads(body))
-        html, _resources = report.html_exporter().from_notebook_node(notebook)
-        Path(head.decode()).write_text(html, encoding="utf-8")
+        html_export.answer_request(request)
     except Exception as error:  # the trial then exports it itself, and sees the error
         return f"error {type(error).__name__}: {error}\n".encode()
     return _OK

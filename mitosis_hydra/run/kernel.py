@@ -28,6 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mitosis_hydra.core.errors import Interrupted
 from mitosis_hydra.core.output_limit import DEFAULT_MAX_OUTPUT, StreamLimiter
 
 if TYPE_CHECKING:
@@ -43,10 +44,6 @@ class ExecutionResult:
 
     outcome: str
     error: str | None = None
-
-
-class Interrupted(BaseException):
-    """SIGTERM, turned into an exception like KeyboardInterrupt is for SIGINT."""
 
 
 class TrialKernel:

@@ -16,16 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from mitosis_hydra.core.conflicts import conflict_message, display_value
-from mitosis_hydra.core.errors import MitosisError
+from mitosis_hydra.core.errors import MitosisError, SweepRefusedError
 from mitosis_hydra.core.records import VariantValue
 from mitosis_hydra.core.spec import TrialSpec
 from mitosis_hydra.run import gitinfo
 from mitosis_hydra.run.trial import TrialContext
 from mitosis_hydra.storage.store import TrialStore
-
-
-class SweepRefusedError(MitosisError):
-    """At least one job of a sweep cannot run as a recorded trial; none was started."""
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus, configure_log, setup_globals
-from hydra.errors import CompactHydraException
 
 from mitosis_hydra.core.errors import (
     MitosisError,
+    SweepIncompleteError,
+    SweepRefusedError,
     TrialFailedError,
     TrialInterruptedError,
     TrialNotFinishedError,
@@ -36,7 +37,6 @@ from mitosis_hydra.core.masking import mask_file, mask_text
 from mitosis_hydra.core.records import TrialMain, TrialRecord
 from mitosis_hydra.sweep.jobs import (
     SweepJob,
-    SweepRefusedError,
     compose_jobs,
     task_config,
     validate,
@@ -49,14 +49,6 @@ log = logging.getLogger(__name__)
 EXIT_REFUSED = 2
 EXIT_INTERRUPTED = 130
 COMPLETE = ("finished", DONE_BEFORE)  # the jobs that return a main metric
-
-
-class SweepIncompleteError(CompactHydraException, TrialNotFinishedError):
-    """Some trials of the sweep failed or were interrupted (the others are recorded)."""
-
-
-class JobRefusedError(CompactHydraException, MitosisError):
-    """A job of another launcher's sweep was refused: Hydra prints the message, no traceback."""
 
 
 def reuse_compositions(hydra_context: Any) -> None:

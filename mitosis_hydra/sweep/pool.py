@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mitosis_hydra.core.errors import MitosisError
-from mitosis_hydra.run.kernel import Interrupted
+from mitosis_hydra.core.errors import Interrupted, MitosisError
 
 _POLL = 0.2  # seconds between checks that the workers are still alive
 
