@@ -21,6 +21,7 @@ from mitosis_hydra.core.errors import (
     UsageError,
     VariantNotFoundError,
 )
+from mitosis_hydra.core.outcomes import EXIT_FAILED, EXIT_REFUSED, exit_code
 from mitosis_hydra.core.records import TrialStatus
 
 PROG = "mitosis-hydra"
@@ -154,13 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (UsageError, TrialNotFoundError, VariantNotFoundError, StoreError) as error:
         print(str(error), file=sys.stderr)
-        return 2
+        return EXIT_REFUSED  # asked for what is not there: nothing done
     except MitosisError as error:
         print(str(error), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        return EXIT_FAILED  # the command could not do what it was asked
+    except KeyboardInterrupt as stop:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return exit_code(stop)
 
 
 def _folder(args: argparse.Namespace) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mitosis_hydra.core.command import USER_ARGV_VARIABLE
+from mitosis_hydra.core.outcomes import EXIT_REFUSED
 from mitosis_hydra.run.fast_help import HELP_FLAGS, asks_for_help, remember_group_options
 
 
@@ -85,7 +86,7 @@ def main(config_path: str | None = "conf", config_name: str = "config") -> Any:
         raise SystemExit(EXIT_BAD_CONFIG) from None
 
 
-EXIT_BAD_CONFIG = 2
+EXIT_BAD_CONFIG = EXIT_REFUSED  # Hydra could not compose the config: nothing ran
 
 
 def _is_config_error(error: BaseException | None) -> bool:
@@ -142,6 +143,7 @@ def run_job(cfg: Any) -> Any:
 
     from mitosis_hydra.core.errors import Interrupted, MitosisError
     from mitosis_hydra.core.masking import mask_file, mask_hydra_job_overrides, mask_text
+    from mitosis_hydra.core.outcomes import exit_code
     from mitosis_hydra.core.records import TrialStatus
     from mitosis_hydra.run.job import spec_and_context
     from mitosis_hydra.run.trial import run_trial
@@ -163,7 +165,7 @@ def run_job(cfg: Any) -> Any:
 
             raise JobRefusedError(mask_text(str(error))) from None
         print(mask_text(str(error)), file=sys.stderr)
-        sys.exit(2)
+        sys.exit(exit_code(error))
     except (KeyboardInterrupt, Interrupted) as stop:
         if not single:
             raise
@@ -171,17 +173,17 @@ def run_job(cfg: Any) -> Any:
             f"Trial interrupted ({type(stop).__name__}); its record, if any, says so.",
             file=sys.stderr,
         )
-        sys.exit(130)
-    except Exception:
+        sys.exit(exit_code(stop))
+    except Exception as error:
         if not single:
             raise
         # Hydra would print the overrides as typed (a password in mitosis.db included)
         print(mask_text(f"Error executing job:\n{traceback.format_exc()}"), file=sys.stderr)
-        sys.exit(1)
+        sys.exit(exit_code(error))
     print(outcome.summary(), flush=True)
     if single and outcome.status is not TrialStatus.FINISHED:
         print(outcome.problem(), file=sys.stderr)
-        sys.exit(130 if outcome.status is TrialStatus.INTERRUPTED else 1)
+        sys.exit(exit_code(outcome.status))
     return outcome.result_or_raise()
 
 

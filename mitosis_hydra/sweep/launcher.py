@@ -34,7 +34,15 @@ from mitosis_hydra.core.errors import (
     TrialNotFinishedError,
 )
 from mitosis_hydra.core.masking import mask_file, mask_text
-from mitosis_hydra.core.records import TrialMain, TrialRecord
+from mitosis_hydra.core.outcomes import (
+    COMPLETE,
+    DONE_BEFORE,
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    counts_text,
+    status_counts,
+)
+from mitosis_hydra.core.records import TrialMain, TrialRecord, TrialStatus
 from mitosis_hydra.sweep.jobs import (
     SweepJob,
     compose_jobs,
@@ -42,13 +50,9 @@ from mitosis_hydra.sweep.jobs import (
     validate,
 )
 from mitosis_hydra.sweep.pool import TrialResult, WorkerPool, default_n_jobs, warm_up
-from mitosis_hydra.sweep.progress import DONE_BEFORE, SweepProgress, print_summary
+from mitosis_hydra.sweep.progress import SweepProgress, print_summary
 
 log = logging.getLogger(__name__)
-
-EXIT_REFUSED = 2
-EXIT_INTERRUPTED = 130
-COMPLETE = ("finished", DONE_BEFORE)  # the jobs that return a main metric
 
 
 def reuse_compositions(hydra_context: Any) -> None:
@@ -199,13 +203,13 @@ def _result_of_return(position: int, ret: JobReturn) -> TrialResult:
     """A row of the summary from what an inner launcher returned for one job (typed, not parsed)."""
     value = ret._return_value
     if ret.status is JobStatus.COMPLETED and isinstance(value, TrialMain):
-        status = DONE_BEFORE if value.done_before else "finished"
+        status = DONE_BEFORE if value.done_before else TrialStatus.FINISHED
         return TrialResult(position, status, value.name, value.key, float(value), value.notebook)
     if isinstance(value, TrialNotFinishedError):
         return TrialResult(
             position, value.status, value.name, value.key, None, value.notebook, str(value)
         )
-    return TrialResult(position, "failed", error=str(value))
+    return TrialResult(position, TrialStatus.FAILED, error=str(value))
 
 
 def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
@@ -237,7 +241,7 @@ def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
 
 def _trial_error(result: TrialResult, message: str) -> MitosisError:
     """The error of a job that did not finish, naming its trial in fields when it has one."""
-    error = TrialInterruptedError if result.status == "interrupted" else TrialFailedError
+    error = TrialInterruptedError if result.status == TrialStatus.INTERRUPTED else TrialFailedError
     return error(
         message, key=result.key, name=result.name, status=result.status, notebook=result.notebook
     )
@@ -251,13 +255,8 @@ def _mark_incomplete(returns: list[JobReturn], results: list[TrialResult]) -> li
     incomplete = [result for result in results if result.status not in COMPLETE]
     if not incomplete:
         return returns
-    counts: dict[str, int] = {}
-    for result in incomplete:
-        counts[result.status] = counts.get(result.status, 0) + 1
-    lines = [
-        f"{len(incomplete)} of {len(results)} trials did not finish "
-        f"({', '.join(f'{n} {status}' for status, n in sorted(counts.items()))}):"
-    ]
+    counts = dict(sorted(status_counts(result.status for result in incomplete).items()))
+    lines = [f"{len(incomplete)} of {len(results)} trials did not finish ({counts_text(counts)}):"]
     for result in incomplete:
         where = f"  notebook: {result.notebook}" if result.notebook else ""
         lines.append(f"  {result.name or f'job #{result.position}'} {result.status}{where}")

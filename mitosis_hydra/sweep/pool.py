@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from mitosis_hydra.core.errors import Interrupted, MitosisError
+from mitosis_hydra.core.outcomes import NOT_STARTED
+from mitosis_hydra.core.records import TrialStatus
 
 _POLL = 0.2  # seconds between checks that the workers are still alive
 
@@ -38,7 +40,7 @@ class TrialResult:
     """How one job of the sweep ended, as the summary table shows it."""
 
     position: int
-    status: str  # finished, failed, interrupted, not started
+    status: str  # a TrialStatus, or NOT_STARTED / DONE_BEFORE (core/outcomes.py)
     name: str | None = None
     key: str | None = None
     main: Any = None
@@ -145,25 +147,24 @@ class WorkerPool:
                 continue
             key = None
             if position in self._started:
-                status = "interrupted" if self.interrupted else "failed"
+                status = TrialStatus.INTERRUPTED if self.interrupted else TrialStatus.FAILED
                 error = "its worker process ended before the trial reported its outcome"
                 key = self._close_orphan(position, status, error)
             else:
-                status, error = "not started", "the sweep was stopped before this job started"
+                status, error = NOT_STARTED, "the sweep was stopped before this job started"
             self.results[position] = TrialResult(position, status, key=key, error=error)
 
-    def _close_orphan(self, position: int, status: str, error: str) -> str | None:
+    def _close_orphan(self, position: int, status: TrialStatus, error: str) -> str | None:
         """A record its dead worker left `running` gets the status the summary shows."""
         if position not in self._opened:
             return None
-        from mitosis_hydra.core.records import TrialStatus
         from mitosis_hydra.storage.store import TrialStore
 
         key, folder, url = self._opened[position]
         store = TrialStore(Path(folder), url)
         # A reader may have closed it as `lost` already (its pid is gone): the pool knows more.
         if store.get(key).status in (TrialStatus.RUNNING, TrialStatus.LOST):
-            store.finish_trial(key, status=TrialStatus(status), notebook=None, error=error)
+            store.finish_trial(key, status=status, notebook=None, error=error)
         return key
 
 
@@ -343,7 +344,7 @@ def _result(position: int, outcomes: list[Any], error: BaseException | None) -> 
             notebook=str(record.notebook) if record.notebook else None,
             error=outcome.error,
         )
-    status = "interrupted" if isinstance(error, Interrupted) else "failed"
+    status = TrialStatus.INTERRUPTED if isinstance(error, Interrupted) else TrialStatus.FAILED
     return TrialResult(position, status, error=_describe(error))
 
 

@@ -17,14 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-DONE_BEFORE = "done before"  # a resumed sweep's job whose finished trial already existed
-_STYLE = {
-    "finished": "green",
-    "failed": "red",
-    "interrupted": "yellow",
-    "not started": "dim",
-    DONE_BEFORE: "cyan",
-}
+from mitosis_hydra.core.outcomes import (
+    COMPLETE,
+    NOT_STARTED,
+    STATUS_STYLE,
+    counts_text,
+    status_counts,
+)
+from mitosis_hydra.core.records import TrialStatus
 
 
 class SweepProgress:
@@ -60,7 +60,7 @@ class SweepProgress:
         else:
             self.running -= 1
             self.done += 1
-            self.failed += result.status != "finished"
+            self.failed += result.status != TrialStatus.FINISHED
             if not self.live:
                 name = result.name or f"job #{result.position}"
                 print(f"[{self.done}/{self.total}] {result.status}: {name}", flush=True)
@@ -80,25 +80,22 @@ def print_summary(results: Sequence[Any], seconds: float, sweep: str | None = No
     for column in ("trial", "status", "main", "notebook"):
         table.add_column(column, no_wrap=column != "notebook", overflow="fold")
     for result in results:
-        style = _STYLE.get(result.status, "")
+        style = STATUS_STYLE.get(result.status, "")
         table.add_row(
             result.name or f"job #{result.position}",
             f"[{style}]{result.status}[/]" if style else result.status,
-            _metric(result.main) if result.status in ("finished", DONE_BEFORE) else "",
+            _metric(result.main) if result.status in COMPLETE else "",
             _shown_path(result.notebook),
         )
     console.print(table)
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.status] = counts.get(result.status, 0) + 1
-    parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+    parts = counts_text(status_counts(result.status for result in results))
     console.print(
         f"{len(results)} trial{'s' if len(results) != 1 else ''}: {parts} in {seconds:.1f} s"
     )
     if sweep:
         console.print(f"sweep {sweep}  (mitosis-hydra list --sweep {sweep})", highlight=False)
     for result in results:
-        if result.status not in ("finished", "not started", DONE_BEFORE) and result.error:
+        if result.status not in (*COMPLETE, NOT_STARTED) and result.error:
             console.print(
                 f"{result.name or f'job #{result.position}'}: {_last_line(result.error)}",
                 markup=False,
