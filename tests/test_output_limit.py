@@ -115,7 +115,7 @@ def test_a_huge_output_is_cut_in_the_notebook_and_whole_in_the_log(make_user_pro
 def test_max_output_is_a_positive_count_and_no_config_difference(tmp_path):
     from mitosis_hydra.core.errors import ConfigError
     from mitosis_hydra.core.spec import _settings
-    from mitosis_hydra.read.reproduce import diff_configs
+    from mitosis_hydra.read.reproduction_checks import diff_configs
 
     assert _settings({"max_output": 5}, tmp_path).max_output == 5
     assert _settings({}, tmp_path).max_output == 1_000_000

@@ -12,7 +12,8 @@ from reading_project import cli, cli_json, commit, git, make_project, run_trials
 from mitosis_hydra import list_trials, reproduce_trial
 from mitosis_hydra.core.envdiff import diff_environments, package_versions
 from mitosis_hydra.core.errors import ReproductionError
-from mitosis_hydra.read.reproduce import compare_values, quote_override, values_match
+from mitosis_hydra.read.reproduce import quote_override
+from mitosis_hydra.read.reproduction_checks import compare_values, values_match
 
 
 def only_trial(project: Path, **filters):

@@ -24,33 +24,23 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mitosis_hydra.core.envdiff import EnvironmentDiff, diff_environments
 from mitosis_hydra.core.errors import ReproductionError
 from mitosis_hydra.core.layout import CONFIG_FILE, ENVIRONMENT_FILE, SUMMARY_FILE
+from mitosis_hydra.core.outcomes import status_of_exit
 from mitosis_hydra.core.records import TrialRecord
+from mitosis_hydra.read.reproduction_checks import ValueCheck, diff_configs, outcome_checks
 from mitosis_hydra.run.paths import resolve_trials_folder
 from mitosis_hydra.storage.store import TrialStore, default_url
 
 REPRODUCTION_ENV = "MITOSIS_REPRODUCTION_OF"
 # Settings the reproduction sets itself; the stored overrides of these are dropped.
 _REPLACED = ("seed", "debug", "mitosis.trials_folder", "mitosis.db")
-# Settings that cannot change a result (max_output only bounds what the notebook shows).
-_IGNORED_IN_CONFIG = ("seed", "debug", "mitosis.trials_folder", "mitosis.db", "mitosis.max_output")
-_SUMMARY_LINE = re.compile(r"^(debug trial|trial) (\S+) \(key (\w+)\): (\w+)$", re.MULTILINE)
 _PLAIN = re.compile(r"[A-Za-z0-9_/.@-]+")
-
-
-@dataclass(frozen=True)
-class ValueCheck:
-    """One compared value: `main` or `metrics.<name>`."""
-
-    name: str
-    original: Any
-    reproduced: Any
-    matches: bool
 
 
 @dataclass(frozen=True)
@@ -131,11 +121,39 @@ def reproduce_trial(
     original = store.get(key)
     env = _read_json(original.folder / ENVIRONMENT_FILE, original)
     root, cwd = _origin(env, original)
+    before = {entry.name for entry in store.trials_folder.iterdir()}
+    began = datetime.now(UTC)
     with checkout(root, original.commit) as tree:
         command = _command(env, original, tree, folder, db, record)
         key_env = original.key if record else None
         code, output = _run(command, tree, tree / cwd, key_env, on_output)
-    return _judge(original, store, command, cwd, code, output, rtol, record, env)
+    if record:
+        found = _recorded_copy(store, original.key, began)
+    else:
+        found = _debug_copy(store.trials_folder, before, code)
+    return _judge(original, store, command, cwd, code, output, rtol, record, env, found)
+
+
+def _recorded_copy(store: TrialStore, key: str, began: datetime) -> tuple[str, str, str] | None:
+    """The re-run's record (name, key, status): the newest reproduction of `key` since `began`."""
+    trials = store.list_trials()
+    for index in range(len(trials) - 1, -1, -1):
+        trial = trials[index]
+        if trial.started_at < began:
+            return None
+        if trial.reproduction_of == key:
+            return trial.name, trial.key, trial.status.value
+    return None
+
+
+def _debug_copy(trials_folder: Path, before: set[str], code: int) -> tuple[str, str, str] | None:
+    """The debug re-run's folder (never recorded): the new one; its exit code says its status."""
+    new = [p for p in trials_folder.iterdir() if p.name not in before and "-debug-" in p.name]
+    if not new:
+        return None
+    folder = max(new, key=lambda p: p.stat().st_mtime)
+    key = folder.name.rpartition("-debug-")[2]
+    return folder.name, key, status_of_exit(code).value
 
 
 def _judge(
@@ -148,13 +166,13 @@ def _judge(
     rtol: float,
     record: bool,
     env: dict[str, Any],
+    found: tuple[str, str, str] | None,
 ) -> Reproduction:
-    found = _SUMMARY_LINE.findall(output)
     name = key = status = None
     checks: tuple[ValueCheck, ...] = ()
     config_diff, environment = "", None
     if found:
-        _label, name, key, status = found[-1]
+        name, key, status = found
         folder = store.trials_folder / name
         main, metrics, error = _outcome(store, folder, key, record)
         checks = outcome_checks(original, status, main, metrics, error, record, rtol)
@@ -178,90 +196,6 @@ def _outcome(
         return None, {}, None
     data = json.loads(summary.read_text(encoding="utf-8"))
     return data.get("main"), data.get("metrics") or {}, None
-
-
-def outcome_checks(
-    original: TrialRecord,
-    status: str,
-    main: Any,
-    metrics: dict[str, Any],
-    error: str | None,
-    recorded: bool,
-    rtol: float,
-) -> tuple[ValueCheck, ...]:
-    """What is compared: the status when either run did not finish, then the values of a
-    finished pair, or the last line of the error of a failed pair (recorded re-runs only)."""
-    checks: list[ValueCheck] = []
-    old_status = original.status.value
-    if old_status != "finished" or status != "finished":
-        checks.append(ValueCheck("status", old_status, status, old_status == status))
-    if old_status == status == "finished":
-        checks += compare_values(original.main, original.metrics, main, metrics, rtol)
-    elif old_status == status and recorded:
-        old, new = last_line(original.error), last_line(error)
-        checks.append(ValueCheck("error", old, new, old == new))
-    return tuple(checks)
-
-
-def last_line(error: str | None) -> str | None:
-    """The line that names the exception (the traceback above it holds paths that move)."""
-    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
-
-
-def values_match(original: Any, reproduced: Any, rtol: float = 0.0) -> bool:
-    """Equal values (NaN equals NaN); numbers within `rtol` of the original when rtol > 0."""
-    numbers = (int, float)
-    if isinstance(original, bool) or isinstance(reproduced, bool):
-        return type(original) is type(reproduced) and original == reproduced
-    if isinstance(original, numbers) and isinstance(reproduced, numbers):
-        if original != original and reproduced != reproduced:  # both NaN
-            return True
-        if rtol > 0:
-            return abs(original - reproduced) <= rtol * abs(original)
-    return original == reproduced
-
-
-def compare_values(
-    main: Any, metrics: dict[str, Any], new_main: Any, new_metrics: dict[str, Any], rtol: float
-) -> tuple[ValueCheck, ...]:
-    """The main metric and every metric of either run, each checked for a match."""
-    checks = [ValueCheck("main", main, new_main, values_match(main, new_main, rtol))]
-    for name in sorted(set(metrics) | set(new_metrics)):
-        old, new = metrics.get(name), new_metrics.get(name)
-        matches = name in metrics and name in new_metrics and values_match(old, new, rtol)
-        checks.append(ValueCheck(f"metrics.{name}", old, new, matches))
-    return tuple(checks)
-
-
-def diff_configs(original: Path, reproduced: Path) -> str:
-    """A unified diff of the two resolved configs, without the settings a reproduction sets."""
-    import difflib
-
-    if not original.exists() or not reproduced.exists():
-        return "" if original.exists() == reproduced.exists() else "(a config.yaml is missing)"
-    old, new = (_comparable_config(path) for path in (original, reproduced))
-    if old == new:
-        return ""
-    lines = difflib.unified_diff(
-        old.splitlines(), new.splitlines(), "original", "reproduction", lineterm=""
-    )
-    return "\n".join(lines)
-
-
-def _comparable_config(path: Path) -> str:
-    from omegaconf import OmegaConf
-
-    config = OmegaConf.to_container(OmegaConf.create(path.read_text(encoding="utf-8")))
-    assert isinstance(config, dict)
-    for dotted in _IGNORED_IN_CONFIG:
-        *parents, leaf = dotted.split(".")
-        node: Any = config
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return json.dumps(config, sort_keys=True, indent=1, default=repr)
 
 
 @contextmanager
