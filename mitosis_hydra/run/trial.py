@@ -8,13 +8,12 @@ kernel boots first, so that the bookkeeping hides behind its start-up time.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from mitosis_hydra.core.layout import (
     SUMMARY_FILE,
 )
 from mitosis_hydra.core.masking import mask_text
-from mitosis_hydra.core.naming import debug_name
 from mitosis_hydra.core.records import TrialMain, TrialPlan, TrialRecord, TrialStatus
 from mitosis_hydra.core.spec import TrialSpec
 from mitosis_hydra.run import environment, gitinfo
@@ -42,11 +40,10 @@ from mitosis_hydra.run.kernel import (
 )
 from mitosis_hydra.run.notebook import NotebookPlan, build_notebook
 from mitosis_hydra.run.paths import prepare_trials_folder
+from mitosis_hydra.run.recorder import Recorder, recorder_for
 from mitosis_hydra.run.report import export_notebook
 from mitosis_hydra.storage import faults, liveness
 from mitosis_hydra.storage.store import TrialStore, new_key
-
-log = logging.getLogger("mitosis_hydra")
 
 
 @dataclass(frozen=True)
@@ -142,33 +139,21 @@ def _checked_and_recorded(
     if not spec.debug:
         gitinfo.require_clean(git, context.cwd)
         gitinfo.require_committed(git, gitinfo.config_files(list(context.config_paths), folder))
-    store = None if spec.debug else TrialStore(folder, spec.settings.db)
+    recorder = recorder_for(spec, folder)
     faults.inject("before-locks")
-    record = _open_record(spec, context, git, folder, store)
-    if on_record is not None and store is not None:
-        on_record(record, store)
+    record = recorder.open(_plan(spec, context, git, folder))
+    recorder.announce(record, on_record)
     faults.inject("record-opened")
     try:
-        if store is None:
-            return _execute(spec, context, git, record, store, kernel)
-        with liveness.Heartbeat(lambda: store.heartbeat(record.key)):
-            return _execute(spec, context, git, record, store, kernel)
+        with recorder.alive(record):
+            return _execute(spec, context, git, record, recorder, kernel)
     except BaseException as error:  # never leave a record `running` (SIGTERM included)
-        if store is not None:
-            failed = isinstance(error, Exception)
-            status = TrialStatus.FAILED if failed else TrialStatus.INTERRUPTED
-            store.finish_trial(record.key, status=status, notebook=None, error=repr(error))
+        recorder.abandon(record, error)
         raise
 
 
-def _open_record(
-    spec: TrialSpec,
-    context: TrialContext,
-    git: gitinfo.GitState,
-    folder: Path,
-    store: TrialStore | None,
-) -> TrialRecord:
-    plan = TrialPlan(
+def _plan(spec: TrialSpec, context: TrialContext, git: gitinfo.GitState, folder: Path) -> TrialPlan:
+    return TrialPlan(
         key=new_key(),
         experiment=spec.experiment,
         variants=spec.variants,
@@ -184,9 +169,6 @@ def _open_record(
         sweep=context.sweep,
         named=spec.tracked_variants,
     )
-    if store is not None:
-        return store.begin_trial(plan)
-    return plan.open_record(debug_name(spec.experiment, spec.name_parts, plan.key), 0)
 
 
 def _execute(
@@ -194,7 +176,7 @@ def _execute(
     context: TrialContext,
     git: gitinfo.GitState,
     record: TrialRecord,
-    store: TrialStore | None,
+    recorder: Recorder,
     kernel: TrialKernel,
 ) -> TrialOutcome:
     trial_dir = record.folder
@@ -209,7 +191,7 @@ def _execute(
     faults.inject("exporting")
     notebook_path = export_notebook(notebook, trial_dir, spec.settings.format)
     status, summary, error = _judge(result, trial_dir)
-    finished = _close(record, store, status, notebook_path, summary, error)
+    finished = recorder.close(record, status, notebook_path, summary, error)
     return TrialOutcome(finished, spec.debug, error)
 
 
@@ -240,35 +222,6 @@ def _judge(result: ExecutionResult, trial_dir: Path) -> tuple[TrialStatus, dict,
     if result.outcome == "error" or not summary_path.exists():
         return TrialStatus.FAILED, {}, result.error or "the notebook ended without results"
     return TrialStatus.FINISHED, json.loads(summary_path.read_text()), None
-
-
-def _close(
-    record: TrialRecord,
-    store: TrialStore | None,
-    status: TrialStatus,
-    notebook: Path,
-    summary: dict,
-    error: str | None,
-) -> TrialRecord:
-    outcome = {
-        "main": summary.get("main"),
-        "metrics": summary.get("metrics") or {},
-        "cpu_time": summary.get("cpu_time"),
-    }
-    if store is not None:
-        return store.finish_trial(
-            record.key, status=status, notebook=notebook, error=error, **outcome
-        )
-    finished = datetime.now(UTC)
-    return replace(
-        record,
-        status=status,
-        notebook=notebook,
-        error=error,
-        finished_at=finished,
-        wall_time=(finished - record.started_at).total_seconds(),
-        **outcome,
-    )
 
 
 def _write_files(
