@@ -81,3 +81,10 @@ def test_counts_keep_the_order_statuses_appear_in():
 
 def test_every_status_has_one_colour_everywhere():
     assert set(STATUS_STYLE) == set(STATUS_ANSI) == {*TrialStatus, NOT_STARTED, DONE_BEFORE}
+
+
+def test_metrics_show_six_significant_digits_everywhere():
+    from mitosis_hydra.core.outcomes import format_metric
+
+    shown = [format_metric(v) for v in (None, 0.123456789, 3, float("nan"), True, "x")]
+    assert shown == ["", "0.123457", "3", "nan", "True", "x"]

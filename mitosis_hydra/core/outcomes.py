@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from mitosis_hydra.core.errors import Interrupted, MitosisError, TrialNotFinishedError
 from mitosis_hydra.core.records import TrialStatus
@@ -90,3 +91,12 @@ STATUS_HTML = {  # background colours of the index page's status badges
     TrialStatus.INTERRUPTED: "#6a1b9a",
     TrialStatus.LOST: "#546e7a",
 }
+
+
+def format_metric(value: Any) -> str:
+    """Numbers to 6 significant digits, None as empty, the rest as text (tables, summaries)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from mitosis_hydra.core.conflicts import one_line_value
-from mitosis_hydra.core.outcomes import STATUS_ANSI, STATUS_STYLE
-from mitosis_hydra.core.records import TrialRecord, VariantLock
-from mitosis_hydra.read.compare import Comparison, Stats, numeric
+from mitosis_hydra.core.outcomes import STATUS_ANSI, STATUS_STYLE, format_metric
+from mitosis_hydra.core.records import TrialRecord, TrialStatus, VariantLock
+from mitosis_hydra.read.compare import Comparison, Stats
 
 P = ParamSpec("P")
 
@@ -57,11 +57,7 @@ def flushed(view: Callable[P, None]) -> Callable[P, None]:
 
 def fmt(value: Any) -> str:
     """Numbers to 6 significant digits, None as empty, the rest as text."""
-    if value is None:
-        return ""
-    if numeric(value) is not None and isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    return format_metric(value)
 
 
 def status_text(status: str) -> Text:
@@ -319,7 +315,7 @@ def reproduction(result: Any) -> None:
         return
     label = "new trial" if result.recorded else "debug trial"
     out.print(f"  {label}: {result.name} (key {result.key}): {status_text(result.status)}")
-    if original.status.value != "finished":
+    if original.status is not TrialStatus.FINISHED:
         out.print(
             f"  the original trial {original.status.value}: it has no main metric, so its "
             "status and the last line of its error are compared"

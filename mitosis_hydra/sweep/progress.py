@@ -22,6 +22,7 @@ from mitosis_hydra.core.outcomes import (
     NOT_STARTED,
     STATUS_STYLE,
     counts_text,
+    format_metric,
     status_counts,
 )
 from mitosis_hydra.core.records import TrialStatus
@@ -84,7 +85,7 @@ def print_summary(results: Sequence[Any], seconds: float, sweep: str | None = No
         table.add_row(
             result.name or f"job #{result.position}",
             f"[{style}]{result.status}[/]" if style else result.status,
-            _metric(result.main) if result.status in COMPLETE else "",
+            format_metric(result.main) if result.status in COMPLETE else "",
             _shown_path(result.notebook),
         )
     console.print(table)
@@ -101,12 +102,6 @@ def print_summary(results: Sequence[Any], seconds: float, sweep: str | None = No
                 markup=False,
                 highlight=False,
             )
-
-
-def _metric(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return "" if value is None else str(value)
 
 
 def _shown_path(path: str | None) -> str:
