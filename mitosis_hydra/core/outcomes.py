@@ -100,3 +100,9 @@ def format_metric(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+def last_line(error: str | None) -> str | None:
+    """The line that names the exception (the traceback above it holds paths that move)."""
+    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mitosis_hydra.core.outcomes import last_line
 from mitosis_hydra.core.records import TrialRecord, TrialStatus
 
 # Settings that cannot change a result (max_output only bounds what the notebook shows).
@@ -49,12 +50,6 @@ def outcome_checks(
         old, new = last_line(original.error), last_line(error)
         checks.append(ValueCheck("error", old, new, old == new))
     return tuple(checks)
-
-
-def last_line(error: str | None) -> str | None:
-    """The line that names the exception (the traceback above it holds paths that move)."""
-    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
 
 
 def values_match(original: Any, reproduced: Any, rtol: float = 0.0) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -23,6 +22,7 @@ from mitosis_hydra.core.outcomes import (
     STATUS_STYLE,
     counts_text,
     format_metric,
+    last_line,
     status_counts,
 )
 from mitosis_hydra.core.records import TrialStatus
@@ -97,8 +97,9 @@ def print_summary(results: Sequence[Any], seconds: float, sweep: str | None = No
         console.print(f"sweep {sweep}  (mitosis-hydra list --sweep {sweep})", highlight=False)
     for result in results:
         if result.status not in (*COMPLETE, NOT_STARTED) and result.error:
+            shown = last_line(result.error) or result.error
             console.print(
-                f"{result.name or f'job #{result.position}'}: {_last_line(result.error)}",
+                f"{result.name or f'job #{result.position}'}: {shown}",
                 markup=False,
                 highlight=False,
             )
@@ -111,9 +112,3 @@ def _shown_path(path: str | None) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
-    return str(Path(path))
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else text
