@@ -30,7 +30,7 @@ PROG = "mitosis-hydra"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse's own errors, in house style
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: {message}\nTry `{self.prog} --help`.\n")
+        self.exit(EXIT_REFUSED, f"{self.prog}: {message}\nTry `{self.prog} --help`.\n")
 
 
 def _common(default: Any = None) -> argparse.ArgumentParser:

@@ -37,9 +37,8 @@ from mitosis_hydra.core.masking import mask_file, mask_text
 from mitosis_hydra.core.outcomes import (
     COMPLETE,
     DONE_BEFORE,
-    EXIT_INTERRUPTED,
-    EXIT_REFUSED,
     counts_text,
+    exit_code,
     status_counts,
 )
 from mitosis_hydra.core.records import TrialMain, TrialRecord, TrialStatus
@@ -106,7 +105,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         validate(jobs, Path.cwd())
     except SweepRefusedError as error:
         print(mask_text(str(error)), file=sys.stderr, flush=True)
-        sys.exit(EXIT_REFUSED)
+        sys.exit(exit_code(error))
     skipped = _done_before(jobs, bool(getattr(launcher, "resume", False)))
     if warming is not None:
         warming.join()  # no thread may run while workers are forked (also the next batch's)
@@ -122,7 +121,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     print_summary(results, time.perf_counter() - began, sweep=sweep_dir.name)
     if interrupted:
         print("The sweep was interrupted (Ctrl-C).", file=sys.stderr, flush=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(exit_code(TrialStatus.INTERRUPTED))
     return _mark_incomplete(returns, results)
 
 
