@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from test_store import plan
 
-from mitosis_hydra import list_trials, liveness, schema
+from mitosis_hydra import list_trials
 from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.storage import liveness, schema
 from mitosis_hydra.storage.store import DB_FILENAME, TrialStore
 
 HOST = liveness.this_host()

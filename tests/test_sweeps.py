@@ -71,12 +71,19 @@ def nap(seed, amplitude):
         Path(os.environ["USERPKG_STARTED"]).write_text(str(os.getpid()))
         time.sleep(120)
     return {"main": float(amplitude * seed)}
+
+
+def scaled(seed, gain):
+    """The main metric is the gain's factor: a sweeper tuning that field maximizes it."""
+    return {"main": float(gain["factor"])}
 '''
 
 FILES = {
     "userpkg/callbacks.py": _CALLBACKS.lstrip(),
     "userpkg/napping.py": _NAP.lstrip(),
     "userpkg/conf/exp/nap.yaml": "run: userpkg.napping:nap\n",
+    "userpkg/conf/exp/scaled.yaml": "run: userpkg.napping:scaled\n",
+    "userpkg/conf/gain/unit.yaml": "factor: 1.0\n",
 }
 RECORD_RETURNS = "+hydra.callbacks.returns._target_=userpkg.callbacks.ReturnRecorder"
 
@@ -216,6 +223,37 @@ def test_optuna_maximizes_the_main_metric_over_a_group_choice(project, launcher)
     assert len(trials) == 4 and {t.status for t in trials} == {"finished"}
     assert {t.main for t in trials if t.variants["amplitude"] == "big"} == {10}
     assert len({t.sweep for t in trials}) == 1
+
+
+@kernel
+def test_optuna_tunes_a_field_of_a_variant_as_modified_variants(project):
+    """`gain.factor=interval(…)`: each suggestion is a modified variant `unit[factor=…]`,
+    while the name `unit` stays locked to the file's own value."""
+    result = project.run(
+        *MITOSIS,
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.direction=maximize",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.sampler.seed=1",
+        "+exp=scaled",
+        "~amplitude",
+        "+gain=unit",
+        "gain.factor=interval(0.5,5.0)",
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.output
+    [found] = project.trials_folder.glob(".hydra/multirun/*/optimization_results.yaml")
+    best = OmegaConf.load(found)
+    trials = project.trials()
+    assert len(trials) == 4 and {t.status for t in trials} == {"finished"}
+    assert best.best_value == max(t.main for t in trials)
+    assert set(best.best_params) == {"gain.factor"}
+    labels = {t.variants["gain"] for t in trials}
+    assert all(re.fullmatch(r"unit\[factor=[0-9.e-]+\]", label) for label in labels), labels
+    [lock] = [row for row in cli_json(project.root, "variants") if row["group"] == "gain"]
+    assert (lock["name"], lock["value"]) == ("unit", '{"factor":1.0}')
 
 
 @kernel
