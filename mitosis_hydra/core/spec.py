@@ -26,7 +26,8 @@ _VOLATILE = ("${now:",)
 
 
 # Keys of an experiment option that say what to run rather than what to pass.
-_EXPERIMENT_KEYS = ("name", "run", "defaults")
+_EXPERIMENT_KEYS = ("name", "run", "goal", "defaults")
+GOALS = ("maximize", "minimize")  # is a higher `main` better, or a lower one
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,14 @@ def _experiment(resolved: dict[str, Any], choices: Mapping[str, str | None]) -> 
         raise ConfigError(
             f"The experiment name in conf/exp/{option}.yaml must be a string, got {name!r}.\n"
             "Set `name:` to a short text, or remove it to use the option name."
+        )
+    goal = exp.get("goal", GOALS[0])
+    if goal not in GOALS:
+        raise ConfigError(
+            f"The experiment exp={option} has `goal: {goal!r}`, which is neither maximize nor "
+            "minimize.\n"
+            f"  conf/exp/{option}.yaml: goal says whether a higher or a lower main is better\n"
+            "Write `goal: maximize` or `goal: minimize` (or leave it out: maximize)."
         )
     return name, run_target.strip()
 
