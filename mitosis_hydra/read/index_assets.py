@@ -15,7 +15,7 @@ th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;white-space:n
 th{cursor:pointer;background:#f4f4f4;position:sticky;top:0;user-select:none}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.param{max-width:22em;white-space:normal;overflow-wrap:anywhere}
+td.param{min-width:9em;max-width:24em;white-space:normal;overflow-wrap:anywhere}
 tr.best td{background:#e8f5e9}td.star{color:#2e7d32;font-weight:bold}
 .status{padding:1px 6px;border-radius:3px;color:#fff;font-size:12px}
 .s-finished{background:#2e7d32}.s-failed{background:#c62828}
