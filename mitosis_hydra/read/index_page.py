@@ -163,8 +163,8 @@ def _section(
 ) -> str:
     esc = html.escape
     better = "lower main is better" if comparison.goal == "minimize" else "higher main is better"
-    best = _best_trial(records, comparison.goal)
     ordered = sorted(records, key=lambda r: _order(r, comparison.goal))
+    best = ordered[0].key if ordered and not _order(ordered[0], comparison.goal)[0] else None
     parameters = sorted({g for r in records for g in r.variants})
     metrics = comparison.metric_names
     head = [("best", "", ""), ("name", "trial", ""), ("status", "status", "")]
@@ -195,13 +195,6 @@ def _order(record: TrialRecord, goal: str) -> tuple[bool, float, str]:
     if record.status is not TrialStatus.FINISHED or value is None:
         return (True, 0.0, record.started_at.isoformat())
     return (False, value if goal == "minimize" else -value, record.started_at.isoformat())
-
-
-def _best_trial(records: list[TrialRecord], goal: str) -> str | None:
-    ordered = sorted(records, key=lambda r: _order(r, goal))
-    if ordered and not _order(ordered[0], goal)[0]:
-        return ordered[0].key
-    return None
 
 
 def _row(
