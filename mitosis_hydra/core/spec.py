@@ -15,6 +15,7 @@ from typing import Any
 from mitosis_hydra.core.canonical import canonical_hash, canonical_string
 from mitosis_hydra.core.command import user_command
 from mitosis_hydra.core.errors import ConfigError
+from mitosis_hydra.core.goals import check_goal
 from mitosis_hydra.core.modifications import modifications, variant_label
 from mitosis_hydra.core.output_limit import DEFAULT_MAX_OUTPUT
 from mitosis_hydra.core.records import VariantValue
@@ -27,7 +28,6 @@ _VOLATILE = ("${now:",)
 
 # Keys of an experiment option that say what to run rather than what to pass.
 _EXPERIMENT_KEYS = ("name", "run", "goal", "defaults")
-GOALS = ("maximize", "minimize")  # is a higher `main` better, or a lower one
 
 
 @dataclass(frozen=True)
@@ -389,14 +389,7 @@ def _experiment(resolved: dict[str, Any], choices: Mapping[str, str | None]) -> 
             f"The experiment name in conf/exp/{option}.yaml must be a string, got {name!r}.\n"
             "Set `name:` to a short text, or remove it to use the option name."
         )
-    goal = exp.get("goal", GOALS[0])
-    if goal not in GOALS:
-        raise ConfigError(
-            f"The experiment exp={option} has `goal: {goal!r}`, which is neither maximize nor "
-            "minimize.\n"
-            f"  conf/exp/{option}.yaml: goal says whether a higher or a lower main is better\n"
-            "Write `goal: maximize` or `goal: minimize` (or leave it out: maximize)."
-        )
+    check_goal(exp, option)
     return name, run_target.strip()
 
 

@@ -21,6 +21,7 @@ from mitosis_hydra.core.errors import (
     VariantNotFoundError,
 )
 from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.read.filters import add_compare_flags, sort_key, with_variants
 
 PROG = "mitosis-hydra"
 
@@ -105,25 +106,7 @@ def _add_reading(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="which trials count (default: finished)",
     )
     p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep (its summary says)")
-    _add_compare_flags(p)
-
-
-def _add_compare_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--variant",
-        "-v",
-        action="append",
-        default=[],
-        metavar="GROUP=NAME",
-        help="only trials with this variant (repeatable), e.g. amplitude=big",
-    )
-    p.add_argument(
-        "--sort",
-        default="main",
-        metavar="KEY",
-        help="main (best first, by the experiment's goal; default), name, trials, "
-        "or a metric's name (highest first)",
-    )
+    add_compare_flags(p)
 
 
 def _add_variants(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -225,7 +208,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = _store(args)
     records = store.list_trials(experiment=args.experiment, status=args.status, sweep=args.sweep)
     _require_sweep(store, args.sweep, records)
-    records = _with_variants(records, args.variant)
+    records = with_variants(records, args.variant)
     if args.last is not None:
         records = records[-args.last :]
     if args.json:
@@ -275,40 +258,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"  experiments recorded: {', '.join(known) or '(none)'}\n"
             "Try one of those with --experiment."
         )
-    records = _with_variants(records, args.variant)
-    comparisons = compare_records(records, experiment_goals(records), _sort(args.sort, records))
+    records = with_variants(records, args.variant)
+    comparisons = compare_records(records, experiment_goals(records), sort_key(args.sort, records))
     if args.json:
         _print_json([comparison.to_json() for comparison in comparisons])
     else:
         views.comparisons(comparisons, args.status)
     return 0
-
-
-def _with_variants(records: list, texts: Sequence[str]) -> list:
-    """The records with every `GROUP=NAME` variant asked for (`--variant`)."""
-    for text in texts:
-        group, sep, name = text.partition("=")
-        if not sep or not group or not name:
-            raise UsageError(
-                f"--variant {text!r} is not GROUP=NAME.\nTry e.g. `--variant amplitude=big`."
-            )
-        records = [r for r in records if r.variants.get(group) == name]
-    return records
-
-
-def _sort(key: str, records: list) -> str:
-    """`--sort` checked against what the compared trials have: a typo is not a silent order."""
-    from mitosis_hydra.read.compare import SORTS
-
-    metrics = sorted({name for record in records for name in record.metrics})
-    if key in SORTS or key in metrics:
-        return key
-    raise UsageError(
-        f"compare cannot sort by {key!r}: it is neither a column nor a metric of these trials.\n"
-        f"  columns: {', '.join(SORTS)}\n"
-        f"  metrics: {', '.join(metrics) or '(none)'}\n"
-        "Try e.g. `--sort main` (best first) or `--sort name`."
-    )
 
 
 def cmd_variants(args: argparse.Namespace) -> int:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mitosis_hydra.core.goals import GOALS
 from mitosis_hydra.core.layout import CONFIG_FILE
 from mitosis_hydra.core.records import TrialRecord
-from mitosis_hydra.core.spec import GOALS
 
 DEFAULT_GOAL = GOALS[0]  # maximize: `main` is a score unless the experiment says otherwise
 
