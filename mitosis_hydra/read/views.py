@@ -221,8 +221,8 @@ def comparisons(items: Sequence[Comparison], status: str) -> None:
     for comparison in items:
         constant = ", ".join(f"{k}={v}" for k, v in comparison.constant.items())
         table = Table(
-            title=f"{comparison.experiment}: main metric by variant combination ({status}; "
-            f"{_goal_text(comparison.goal)})",
+            title=f"{comparison.experiment}: main metric by variant combination ({status}), "
+            f"{_goal_text(comparison.goal)}",
             caption=f"same in every row: {constant}" if constant else None,
             caption_justify="left",
             title_justify="left",
