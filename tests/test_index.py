@@ -128,10 +128,10 @@ def test_page_in_headless_chromium(trials_folder: Path, tmp_path: Path):
         assert (page.parent / unquote(href)).is_file(), href
     assert links.external == []  # self-contained: nothing to fetch
     assert links.svgs == 1  # one plot: `wave` (the broken experiment has no numeric main)
-    # Sorted by the script: main descending, the failed trial (no main) last.
+    # Sorted by the script: main descending; `broken` (no main) has its own table, first.
     mains = links.mains
     numbers = [float(m) for m in mains if m]
-    assert numbers == sorted(numbers, reverse=True) and mains[-1] == ""
+    assert numbers == sorted(numbers, reverse=True) and mains[0] == ""
 
 
 @pytest.mark.kernel
@@ -170,7 +170,8 @@ def test_render_escapes_and_links_relative():
     assert "Trials &amp; &lt;co&gt;" in text and "exp&lt;1&gt;" in text
     assert 'href="t%20two/notebook.html"' in text
     assert 'class="status s-failed"' in text
-    assert "2 finished, 1 failed" in text
+    assert '"status s-finished">2 finished</span>' in text
+    assert '"status s-failed">1 failed</span>' in text
     svg = svg_plot(records)
     assert svg.count("<circle") == 2 and "a=x" in svg and "a=y" in svg
     assert "No finished trial" in svg_plot([records[2]])

@@ -14,6 +14,7 @@ from typing import Any
 
 from mitosis_hydra.core.command import user_command
 from mitosis_hydra.core.errors import ConfigError
+from mitosis_hydra.core.goals import check_goal
 from mitosis_hydra.core.modifications import modifications, variant_label
 from mitosis_hydra.core.output_limit import DEFAULT_MAX_OUTPUT
 from mitosis_hydra.core.top_level import refuse_stray_keys, strings, untracked_keys
@@ -25,7 +26,7 @@ _VOLATILE = ("${now:",)
 
 
 # Keys of an experiment option that say what to run rather than what to pass.
-_EXPERIMENT_KEYS = ("name", "run", "defaults")
+_EXPERIMENT_KEYS = ("name", "run", "goal", "defaults")
 
 
 def build_spec(
@@ -259,6 +260,7 @@ def _experiment(resolved: dict[str, Any], choices: Mapping[str, str | None]) -> 
             f"The experiment name in conf/exp/{option}.yaml must be a string, got {name!r}.\n"
             "Set `name:` to a short text, or remove it to use the option name."
         )
+    check_goal(exp, option)
     return name, run_target.strip()
 
 

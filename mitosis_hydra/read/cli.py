@@ -23,6 +23,7 @@ from mitosis_hydra.core.errors import (
 )
 from mitosis_hydra.core.outcomes import EXIT_FAILED, EXIT_REFUSED, exit_code
 from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.read.filters import add_compare_flags, sort_key, with_variants
 
 PROG = "mitosis-hydra"
 
@@ -103,6 +104,7 @@ def _add_reading(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="which trials count (default: finished)",
     )
     p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep (its summary says)")
+    add_compare_flags(p)
 
 
 def _add_variants(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -204,13 +206,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     store = _store(args)
     records = store.list_trials(experiment=args.experiment, status=args.status, sweep=args.sweep)
     _require_sweep(store, args.sweep, records)
-    for text in args.variant:
-        group, sep, name = text.partition("=")
-        if not sep or not group or not name:
-            raise UsageError(
-                f"--variant {text!r} is not GROUP=NAME.\nTry e.g. `--variant amplitude=big`."
-            )
-        records = [r for r in records if r.variants.get(group) == name]
+    records = with_variants(records, args.variant)
     if args.last is not None:
         records = records[-args.last :]
     if args.json:
@@ -247,6 +243,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from mitosis_hydra.read import views
     from mitosis_hydra.read.compare import compare_records
+    from mitosis_hydra.read.goal import experiment_goals
 
     store = _store(args)
     status = None if args.status == "all" else args.status
@@ -259,7 +256,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"  experiments recorded: {', '.join(known) or '(none)'}\n"
             "Try one of those with --experiment."
         )
-    comparisons = compare_records(records)
+    records = with_variants(records, args.variant)
+    comparisons = compare_records(records, experiment_goals(records), sort_key(args.sort, records))
     if args.json:
         _print_json([comparison.to_json() for comparison in comparisons])
     else:

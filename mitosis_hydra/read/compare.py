@@ -3,6 +3,8 @@
 Trials of one experiment are grouped by their variant names (every parameter,
 untracked ones included); each group gets count, mean, sample standard
 deviation, min and max over its numeric values, across seeds and iterations.
+Rows are sorted best first by the experiment's goal (`goal: maximize`, the
+default, or `goal: minimize` in conf/exp/<name>.yaml), and the best row is named.
 """
 
 from __future__ import annotations
@@ -68,10 +70,14 @@ class Comparison:
     differing: tuple[str, ...]
     constant: dict[str, str]
     metric_names: tuple[str, ...]
+    goal: str = "maximize"
+    best: int | None = None  # the index of the row with the best mean main, if any has one
 
     def to_json(self) -> dict[str, Any]:
         return {
             "experiment": self.experiment,
+            "goal": self.goal,
+            "best": self.best,
             "differing": list(self.differing),
             "constant": self.constant,
             "metrics": list(self.metric_names),
@@ -109,22 +115,60 @@ def _real(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float)
 
 
-def compare_records(records: Iterable[TrialRecord]) -> list[Comparison]:
-    """One comparison per experiment (sorted by name), rows sorted by variant names."""
+SORTS = ("main", "name", "trials")  # or the name of a metric
+
+
+def compare_records(
+    records: Iterable[TrialRecord],
+    goals: Mapping[str, str] | None = None,
+    sort: str = "main",
+) -> list[Comparison]:
+    """One comparison per experiment (sorted by name), rows sorted by `sort`.
+
+    `main`: best first by the experiment's goal (`goals`, maximize if not given);
+    `name`: by variant names; `trials`: most first; a metric's name: highest first.
+    Rows without the value sort last.
+    """
     by_experiment: dict[str, list[TrialRecord]] = {}
     for record in records:
         by_experiment.setdefault(record.experiment, []).append(record)
-    return [_compare_one(name, by_experiment[name]) for name in sorted(by_experiment)]
+    goals = goals or {}
+    return [
+        _compare_one(name, by_experiment[name], goals.get(name, "maximize"), sort)
+        for name in sorted(by_experiment)
+    ]
 
 
-def _compare_one(experiment: str, records: list[TrialRecord]) -> Comparison:
+def _compare_one(experiment: str, records: list[TrialRecord], goal: str, sort: str) -> Comparison:
     groups: dict[tuple[tuple[str, str], ...], list[TrialRecord]] = {}
     for record in records:
         groups.setdefault(tuple(sorted(record.variants.items())), []).append(record)
     metric_names = sorted({name for record in records for name in record.metrics})
-    rows = tuple(_row(dict(combo), groups[combo], metric_names) for combo in sorted(groups))
+    rows = [_row(dict(combo), groups[combo], metric_names) for combo in sorted(groups)]
+    rows.sort(key=lambda row: _sort_key(row, sort, goal))  # stable: ties keep name order
     differing, constant = split_parameters([row.variants for row in rows])
-    return Comparison(experiment, rows, differing, constant, tuple(metric_names))
+    best = min(
+        (i for i, row in enumerate(rows) if row.main and _comparable(row.main.mean)),
+        key=lambda i: _sort_key(rows[i], "main", goal),
+        default=None,
+    )
+    return Comparison(experiment, tuple(rows), differing, constant, tuple(metric_names), goal, best)
+
+
+def _comparable(value: float) -> bool:
+    return not math.isnan(value)
+
+
+def _sort_key(row: ComparisonRow, sort: str, goal: str) -> tuple[bool, float]:
+    if sort == "name":
+        return (False, 0.0)  # the rows come sorted by variant names
+    if sort == "trials":
+        return (False, -row.trials)
+    stats = row.main if sort == "main" else row.metrics.get(sort)
+    if stats is None or not _comparable(stats.mean):
+        return (True, 0.0)
+    lower_first = sort == "main" and goal == "minimize"
+    return (False, stats.mean if lower_first else -stats.mean)
 
 
 def _row(variants: dict[str, str], records: list[TrialRecord], metrics: list[str]) -> ComparisonRow:
@@ -160,12 +204,14 @@ def compare_trials(
     status: str | TrialStatus | None = TrialStatus.FINISHED,
     db: str | None = None,
     sweep: str | None = None,
+    sort: str = "main",
 ) -> list[Comparison]:
     """`mitosis-hydra compare` as data: per experiment, statistics per variant combination.
 
     Only finished trials count by default (`status=None` takes every trial).
     """
     from mitosis_hydra.read.api import list_trials
+    from mitosis_hydra.read.goal import experiment_goals
 
     records = list_trials(trials_folder, experiment=experiment, status=status, db=db, sweep=sweep)
-    return compare_records(records)
+    return compare_records(records, experiment_goals(records), sort)

@@ -210,20 +210,24 @@ def comparisons(items: Sequence[Comparison], status: str) -> None:
     for comparison in items:
         constant = ", ".join(f"{k}={v}" for k, v in comparison.constant.items())
         table = Table(
-            title=f"{comparison.experiment}: main metric by variant combination ({status})",
+            title=f"{comparison.experiment}: main metric by variant combination ({status}), "
+            f"{_goal_text(comparison.goal)}",
             caption=f"same in every row: {constant}" if constant else None,
             caption_justify="left",
             title_justify="left",
         )
+        table.add_column("", no_wrap=True)  # ★ marks the best row
         for name in comparison.differing:
             table.add_column(name, style="bold cyan")
         for column in ("trials", "seeds", "main mean ± std", "min", "max"):
             table.add_column(column, justify="right")
         for name in comparison.metric_names:
             table.add_column(f"{name} mean ± std", justify="right")
-        for row in comparison.rows:
+        for index, row in enumerate(comparison.rows):
             main = row.main
+            best = index == comparison.best
             table.add_row(
+                "★" if best else "",
                 *(row.variants.get(name, "") for name in comparison.differing),
                 str(row.trials),
                 _seeds(row.seeds),
@@ -231,8 +235,13 @@ def comparisons(items: Sequence[Comparison], status: str) -> None:
                 fmt(main.min) if main else "",
                 fmt(main.max) if main else "",
                 *(stats_text(row.metrics.get(name)) for name in comparison.metric_names),
+                style="bold" if best else None,
             )
         out.print(table)
+
+
+def _goal_text(goal: str) -> str:
+    return "lower main is better" if goal == "minimize" else "higher main is better"
 
 
 def _seeds(seeds: tuple[int, ...]) -> str:

@@ -19,40 +19,48 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mitosis_hydra.core.layout import HYDRA_FILE, LOG_FILE, RESULTS_FILE, SUMMARY_FILE
+
 
 def setup(
     *,
+    folder: str,
     seed: int,
-    log_file: str,
     debug: bool,
-    project_root: str,
     trial: dict[str, Any] | None = None,
-    hydra_file: str | None = None,
-) -> None:
+    hydra: bool = False,
+) -> Path:
     """Log to the trial's log file, make the project importable, seed `random` and `numpy`.
 
-    `trial` (key, name, folder, experiment) is what `mitosis_hydra.current_trial()`
-    returns; `hydra_file` is the job's Hydra config, which `HydraConfig.get()` returns.
-    stdout and stderr are teed into the log file too: the notebook keeps only the
-    head and tail of a huge output, the log keeps all of it.
+    `folder` is the trial's folder relative to the kernel's cwd (the project root), so
+    the notebook names no path of the machine; it is returned absolute, and every file
+    of the trial is found in it. `trial` (key, name, experiment) is what
+    `mitosis_hydra.current_trial()` returns; with `hydra`, `HydraConfig.get()` returns
+    the job's Hydra config. stdout and stderr are teed into the log file too: the
+    notebook keeps only the head and tail of a huge output, the log keeps all of it.
+    The experiment's `logging` records (INFO and up, DEBUG for a debug trial) go to the
+    log file and, not teed, to the cell's stderr: shown under the cell, logged once.
     """
+    project_root = str(Path.cwd())
     if project_root not in sys.path:
         sys.path.insert(0, project_root)
+    trial_folder = Path(folder).resolve()
     if trial is not None:
         from mitosis_hydra.run.current import CurrentTrial, set_current
 
-        set_current(
-            CurrentTrial(**{**trial, "folder": Path(trial["folder"])}, debug=debug, seed=seed)
-        )
-    if hydra_file is not None:
+        set_current(CurrentTrial(**trial, folder=trial_folder, debug=debug, seed=seed))
+    if hydra:
+        hydra_file = str(trial_folder / HYDRA_FILE)
         when_imported(
             "hydra.core.hydra_config", lambda module: _set_hydra_config(module, hydra_file)
         )
-    log = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (the kernel's life)
-    handler = logging.StreamHandler(log)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log = open(trial_folder / LOG_FILE, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+    to_log = logging.StreamHandler(log)
+    to_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_cell = logging.StreamHandler(sys.stderr)  # the kernel's stream, before the tee
+    to_cell.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO, handlers=[handler], force=True
+        level=logging.DEBUG if debug else logging.INFO, handlers=[to_log, to_cell], force=True
     )
     sys.stdout = _Tee(sys.stdout, log)
     sys.stderr = _Tee(sys.stderr, log)
@@ -63,6 +71,7 @@ def setup(
         logging.getLogger("mitosis_hydra").warning("numpy not importable; not seeded")
     else:
         numpy.random.seed(seed % 2**32)
+    return trial_folder
 
 
 def when_imported(name: str, then: Callable[[ModuleType], None]) -> None:
@@ -174,7 +183,7 @@ def load_run(target: str):
     return function
 
 
-def save_results(result: Any, *, results_file: str, summary_file: str) -> Any:
+def save_results(result: Any, *, folder: Path) -> Any:
     """Pickle what `run` returned and write the headline numbers for the driver."""
     if not isinstance(result, dict) or "main" not in result:
         found = (
@@ -189,14 +198,14 @@ def save_results(result: Any, *, results_file: str, summary_file: str) -> Any:
     main = real_number(result["main"])
     import cloudpickle
 
-    Path(results_file).write_bytes(cloudpickle.dumps(result))
+    (folder / RESULTS_FILE).write_bytes(cloudpickle.dumps(result))
     metrics = result.get("metrics") or {}
     summary = {
         "main": main,
         "metrics": {str(k): _jsonable(v) for k, v in dict(metrics).items()},
         "cpu_time": cpu_seconds(),
     }
-    Path(summary_file).write_text(json.dumps(summary))
+    (folder / SUMMARY_FILE).write_text(json.dumps(summary))
     return result["main"]
 
 

@@ -24,12 +24,8 @@ class NotebookPlan:
     started_at: str
     variants: dict[str, str]
     arguments: dict[str, Any]
-    log_file: str
-    results_file: str
-    summary_file: str
-    project_root: str
-    trial_folder: str = ""
-    hydra_file: str | None = None  # the job's Hydra config, for HydraConfig.get() in the kernel
+    folder: str  # the trial's folder, relative to the kernel's cwd (the project): no absolute path
+    hydra: bool = False  # the folder holds the job's Hydra config, for HydraConfig.get()
 
 
 def build_notebook(plan: NotebookPlan, provenance: dict[str, Any]) -> nbformat.NotebookNode:
@@ -58,43 +54,90 @@ def _code(tag: str, source: str):
 
 
 def _header(plan: NotebookPlan) -> str:
-    kind = "**Debug trial** (not recorded, code may differ from the commit)" if plan.debug else ""
-    rows = [
-        ("key", plan.key),
+    """The header while the trial runs; `header_cell` replaces it once the outcome is known."""
+    return outcome_header(plan, Outcome("running"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the first screen says about how the trial ended."""
+
+    status: str
+    main: Any = None
+    metrics: dict[str, Any] | None = None
+    wall_time: float | None = None
+    error: str | None = None
+
+
+def outcome_header(plan: NotebookPlan, outcome: Outcome) -> str:
+    """Did it work, and how well: status and main first, then where it came from."""
+    kind = (
+        "**Debug trial** (not recorded, code may differ from the commit)\n\n" if plan.debug else ""
+    )
+    rows = [("status", f"**{outcome.status}**")]
+    if outcome.status == "finished" or outcome.main is not None:
+        rows.append(("main", f"**{_number(outcome.main)}**"))
+    rows += [(f"metric `{k}`", _number(v)) for k, v in (outcome.metrics or {}).items()]
+    if outcome.error:
+        rows.append(("error", f"`{_one_line(outcome.error)}`"))
+    rows += [(f"variant `{group}`", f"`{name}`") for group, name in sorted(plan.variants.items())]
+    rows += [
         ("experiment", plan.experiment),
-        ("run", f"`{plan.run_target}`"),
+        ("key", f"`{plan.key}`"),
         ("commit", f"`{plan.commit or 'none'}`"),
         ("started", plan.started_at),
+        ("wall time", _duration(outcome.wall_time)),
         ("seed", str(plan.seed)),
+        ("run", f"`{plan.run_target}`"),
     ]
-    rows += [(f"variant `{group}`", f"`{name}`") for group, name in sorted(plan.variants.items())]
     table = "\n".join(f"| {field} | {value} |" for field, value in rows)
-    return f"# {plan.name}\n\n{kind}\n\n| | |\n|---|---|\n{table}\n"
+    return f"# {plan.name}\n\n{kind}| | |\n|---|---|\n{table}\n"
+
+
+def set_header(notebook: nbformat.NotebookNode, plan: NotebookPlan, outcome: Outcome) -> None:
+    """Fill in the executed notebook's first cell, before it is exported."""
+    notebook.cells[0].source = outcome_header(plan, outcome)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        text = f"{value:.6g}"  # 0.912345, 1e-07, nan; a whole float stays a float: 10.0
+        return text + ".0" if text.lstrip("-").isdigit() else text
+    return "–" if value is None else str(value).replace("|", "\\|")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _one_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else text
+    return (line[:200] + "…" if len(line) > 200 else line).replace("`", "'").replace("|", "/")
 
 
 def _setup(plan: NotebookPlan) -> str:
     return (
         "from mitosis_hydra.run import kernel_side\n"
-        "kernel_side.setup(\n"
+        "folder = kernel_side.setup(\n"
+        f"    folder={plan.folder!r},  # the trial's folder, relative to the project\n"
         f"    seed={plan.seed},\n"
-        f"    log_file={plan.log_file!r},\n"
         f"    debug={plan.debug},\n"
-        f"    project_root={plan.project_root!r},\n"
         f"    trial={_trial(plan)!r},\n"
-        f"    hydra_file={plan.hydra_file!r},\n"
+        f"    hydra={plan.hydra},\n"
         ")\n"
         f"run = kernel_side.load_run({plan.run_target!r})"
     )
 
 
 def _trial(plan: NotebookPlan) -> dict[str, str]:
-    """What `mitosis_hydra.current_trial()` returns in the kernel."""
-    return {
-        "key": plan.key,
-        "name": plan.name,
-        "folder": plan.trial_folder,
-        "experiment": plan.experiment,
-    }
+    """What `mitosis_hydra.current_trial()` returns in the kernel (its folder: `folder`)."""
+    return {"key": plan.key, "name": plan.name, "experiment": plan.experiment}
 
 
 def _parameters(plan: NotebookPlan) -> str:
@@ -114,11 +157,7 @@ def _parameters(plan: NotebookPlan) -> str:
 
 def _save(plan: NotebookPlan) -> str:
     return (
-        "main = kernel_side.save_results(\n"
-        "    result,\n"
-        f"    results_file={plan.results_file!r},\n"
-        f"    summary_file={plan.summary_file!r},\n"
-        ")\n"
+        "main = kernel_side.save_results(result, folder=folder)\n"
         "print(f'main = {main!r}')\n"
         "for _name, _value in (result.get('metrics') or {}).items():\n"
         "    print(f'{_name} = {_value!r}')"

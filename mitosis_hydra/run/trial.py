@@ -25,7 +25,6 @@ from mitosis_hydra.core.layout import (
     ENVIRONMENT_FILE,
     HYDRA_FILE,
     LOG_FILE,
-    RESULTS_FILE,
     SUMMARY_FILE,
 )
 from mitosis_hydra.core.masking import mask_text
@@ -38,7 +37,7 @@ from mitosis_hydra.run.kernel import (
     sigterm_as_exception,
     take_prestarted,
 )
-from mitosis_hydra.run.notebook import NotebookPlan, build_notebook
+from mitosis_hydra.run.notebook import NotebookPlan, Outcome, build_notebook, set_header
 from mitosis_hydra.run.paths import prepare_trials_folder
 from mitosis_hydra.run.recorder import Recorder, recorder_for
 from mitosis_hydra.run.report import export_notebook
@@ -182,15 +181,18 @@ def _execute(
     trial_dir = record.folder
     trial_dir.mkdir(parents=True, exist_ok=True)  # a recorded trial's store made it already
     _write_files(spec, context, git, record, trial_dir)
-    notebook = build_notebook(_notebook_plan(spec, context, record), _provenance(spec, record))
-    result = kernel.execute(
-        notebook, max_output=spec.settings.max_output, log_file=str(trial_dir / LOG_FILE)
-    )
+    plan = _notebook_plan(spec, context, record)
+    notebook = build_notebook(plan, _provenance(spec, record))
+    log_file = os.path.join(plan.folder, LOG_FILE)  # named in the notebook: no absolute path
+    result = kernel.execute(notebook, max_output=spec.settings.max_output, log_file=log_file)
     if git.is_repo:
         _warn_of_leftovers(record, git, gitinfo.read_state(context.cwd), trial_dir)
+    status, summary, error = _judge(result, trial_dir)
+    wall_time = (datetime.now(UTC) - record.started_at).total_seconds()
+    outcome = Outcome(status.value, summary.get("main"), summary.get("metrics"), wall_time, error)
+    set_header(notebook, plan, outcome)
     faults.inject("exporting")
     notebook_path = export_notebook(notebook, trial_dir, spec.settings.format)
-    status, summary, error = _judge(result, trial_dir)
     finished = recorder.close(record, status, notebook_path, summary, error)
     return TrialOutcome(finished, spec.debug, error)
 
@@ -282,12 +284,8 @@ def _notebook_plan(spec: TrialSpec, context: TrialContext, record: TrialRecord) 
         started_at=record.started_at.isoformat(timespec="seconds"),
         variants=spec.variants,
         arguments=spec.arguments,
-        log_file=str(trial_dir / LOG_FILE),
-        results_file=str(trial_dir / RESULTS_FILE),
-        summary_file=str(trial_dir / SUMMARY_FILE),
-        project_root=str(context.cwd),
-        trial_folder=str(trial_dir),
-        hydra_file=str(trial_dir / HYDRA_FILE) if context.hydra is not None else None,
+        folder=os.path.relpath(trial_dir, context.cwd),
+        hydra=context.hydra is not None,
     )
 
 
