@@ -30,7 +30,7 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
 
 def with_variants(records: list, texts: Sequence[str]) -> list:
     """The records with every `GROUP=NAME` variant asked for (`--variant`)."""
-    from mitosis_hydra.read.cli import UsageError
+    from mitosis_hydra.core.errors import UsageError
 
     for text in texts:
         group, sep, name = text.partition("=")
@@ -44,7 +44,7 @@ def with_variants(records: list, texts: Sequence[str]) -> list:
 
 def sort_key(key: str, records: list) -> str:
     """`--sort` checked against what the compared trials have: a typo is not a silent order."""
-    from mitosis_hydra.read.cli import UsageError
+    from mitosis_hydra.core.errors import UsageError
     from mitosis_hydra.read.compare import SORTS
 
     metrics = sorted({name for record in records for name in record.metrics})
