@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -198,3 +198,31 @@ class TrialMain(float):
 
 def _trial_main(main: float, fields: dict[str, Any], done_before: bool) -> TrialMain:
     return TrialMain(main, **fields, done_before=done_before)
+
+
+def close_record(
+    record: TrialRecord,
+    *,
+    status: TrialStatus,
+    finished_at: datetime,
+    notebook: Path | None = None,
+    main: Any = None,
+    metrics: dict[str, Any] | None = None,
+    cpu_time: float | None = None,
+    error: str | None = None,
+) -> TrialRecord:
+    """The record closed at `finished_at`: its final status, outcome and wall time.
+
+    The one place wall time is computed, for recorded and for debug trials alike.
+    """
+    return replace(
+        record,
+        status=status,
+        finished_at=finished_at,
+        wall_time=(finished_at - record.started_at).total_seconds(),
+        notebook=notebook,
+        main=main,
+        metrics=metrics or {},
+        cpu_time=cpu_time,
+        error=error,
+    )
