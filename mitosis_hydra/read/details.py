@@ -19,6 +19,7 @@ from mitosis_hydra.core.records import TrialRecord
 from mitosis_hydra.core.spec import unwrap_values
 from mitosis_hydra.read.release import RELEASE_ACTION, audit_log
 from mitosis_hydra.storage.store import TrialStore
+from mitosis_hydra.storage.variants import uses_current_value
 
 
 def trial_details(store: TrialStore, key: str) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def variant_values(
             state = f"modified; {base} is locked" if lock is not None else "modified"
             values[key] = {"name": name, "value": shown, "locked": state}
             continue
-        if lock is not None and lock.locked_at <= record.started_at:
+        if lock is not None and uses_current_value(lock, record.started_at):
             values[key] = {"name": name, "value": lock.canonical, "locked": "locked"}
             continue
         old = [

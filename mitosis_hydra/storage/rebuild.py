@@ -16,16 +16,11 @@ from pathlib import Path
 
 from mitosis_hydra.core.errors import MitosisError, StoreError
 from mitosis_hydra.core.layout import RECORD_FILE
-from mitosis_hydra.core.records import TrialRecord, VariantValue
 from mitosis_hydra.storage import record_file, schema
-from mitosis_hydra.storage.store import (
-    TrialStore,
-    _dumps,
-    _record_row,
-    _relative,
-    default_url,
-    sqlite_path,
-)
+from mitosis_hydra.storage.engine import Database, default_url, forget_engine, sqlite_path
+from mitosis_hydra.storage.rows import lock_row, outcome_values, record_row
+from mitosis_hydra.storage.store import TrialStore
+from mitosis_hydra.storage.variants import add_audit_entry
 
 
 class RebuildRefusedError(MitosisError):
@@ -56,12 +51,12 @@ def rebuild(trials_folder: Path, db: str | None = None, *, force: bool = False) 
         )
     entries, skipped = _read_folders(folder)
     _refuse_replacing_good(folder, url, path, force)
-    _forget_engine(TrialStore(folder, url))
+    forget_engine(url)
     fresh = path.with_name(f"{path.name}.rebuilding")
     _remove(fresh)
-    store = TrialStore(folder, f"sqlite:///{fresh}")
-    locks = _write(store, entries)
-    _forget_engine(store)
+    new = Database(folder, f"sqlite:///{fresh}")
+    locks = _write(new, entries)
+    forget_engine(new.url)
     kept = _move_aside(path) if path.exists() else None
     os.replace(fresh, path)
     return RebuildReport(str(path), len(entries), locks, kept, skipped)
@@ -98,61 +93,24 @@ def _refuse_replacing_good(folder: Path, url: str, path: Path, force: bool) -> N
         )
 
 
-def _write(store: TrialStore, entries: list) -> int:
-    """Insert every record (oldest first) and the locks its tracked variants took."""
+def _write(db: Database, entries: list) -> int:
+    """Insert every record (oldest first) and the locks its tracked variants took.
+
+    A lock as the trial that took it wrote it; a later taker means a release came between.
+    """
     locks: dict[tuple[str, str], dict] = {}
-    with store._write() as conn:
+    with db.write() as conn:
         for record, combo, tracked, took in entries:
-            conn.execute(schema.trials.insert().values(_row(record, combo, store.trials_folder)))
+            row = {**record_row(record, combo), **outcome_values(record, db.trials_folder)}
+            conn.execute(schema.trials.insert().values(row))
             for variant in tracked:
                 if (variant.group, variant.name) in took:
-                    _lock(locks, record, variant)
+                    lock = lock_row(variant, record.commit, record.key, record.started_at)
+                    locks[(variant.group, variant.name)] = lock
         for row in locks.values():
             conn.execute(schema.variants.insert().values(row))
-        conn.execute(
-            schema.audit.insert().values(
-                at=datetime.now(UTC).isoformat(),
-                action="rebuild",
-                detail=_dumps({"trials": len(entries), "locks": len(locks)}),
-            )
-        )
+        add_audit_entry(conn, "rebuild", {"trials": len(entries), "locks": len(locks)})
     return len(locks)
-
-
-def _row(record: TrialRecord, combo: str, folder: Path) -> dict:
-    row = _record_row(record, combo)
-    row.update(
-        finished_at=record.finished_at.isoformat() if record.finished_at else None,
-        wall_time=record.wall_time,
-        cpu_time=record.cpu_time,
-        main=_dumps(record.main),
-        metrics=_dumps(record.metrics or {}),
-        notebook=_relative(record.notebook, folder),
-        error=record.error,
-    )
-    return row
-
-
-def _lock(locks: dict, record: TrialRecord, variant: VariantValue) -> None:
-    """A lock as the trial that took it wrote it; a later taker means a release came between."""
-    locks[(variant.group, variant.name)] = {
-        "param_group": variant.group,
-        "name": variant.name,
-        "canonical": variant.canonical,
-        "hash": variant.hash,
-        "source": variant.source,
-        "first_commit": record.commit,
-        "first_trial": record.key,
-        "locked_at": record.started_at.isoformat(),
-    }
-
-
-def _forget_engine(store: TrialStore) -> None:
-    from mitosis_hydra.storage import store as store_module
-
-    engine = store_module._ENGINES.pop(store.url, None)
-    if engine is not None:
-        engine.dispose()
 
 
 def _move_aside(path: Path) -> Path:

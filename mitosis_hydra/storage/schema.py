@@ -115,8 +115,11 @@ def _add_trial_columns(conn: Connection, *names: str) -> None:
 
 
 def _add_liveness_columns(conn: Connection) -> None:
-    """Version 2: the driver's pid, its start time and a heartbeat tell a lost trial."""
+    """Version 2: the driver's pid, its start time and a heartbeat tell a lost trial; the
+    indexes a version-1 database may lack come with it (listing order, `running` rows)."""
     _add_trial_columns(conn, "pid", "pid_start", "heartbeat_at")
+    for index in trials.indexes:
+        index.create(conn, checkfirst=True)
 
 
 def _add_sweep_column(conn: Connection) -> None:
@@ -125,7 +128,10 @@ def _add_sweep_column(conn: Connection) -> None:
 
 
 # Ordered: (the version a database has after it, the change). A database made by an
-# older mitosis_hydra gets the changes it lacks, in order, under the write lock.
+# older mitosis_hydra gets the changes it lacks, in order, under the write lock. A new
+# database (version 0) skips them: `metadata.create_all` makes the current schema, its
+# indexes included. A change to the tables above needs both: the declaration here, and
+# a migration at the end of this list that brings an existing database to it.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (2, _add_liveness_columns),
     (3, _add_sweep_column),
@@ -134,37 +140,42 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 def create(engine: Engine, url: str) -> None:
-    """Create missing tables once, safely when several processes start on a fresh folder.
+    """Bring the database to the current schema, safely when several processes start on
+    a fresh folder (all under the write lock, in one transaction).
 
-    A database of an older schema version is migrated in the same transaction: its
-    rows stay, and it gains what the migrations add.
+    Version 0 (no tables yet) → current: `create_all`, tables and indexes at once.
+    An older version → current: its missing migrations, in order; its rows stay (a
+    table it lacks altogether is made whole, as for version 0).
     """
     with engine.connect() as conn:
         conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             take_write_lock(conn)
             fresh = not sa.inspect(conn).has_table(trials.name)
-            version = None if fresh else _stored_version(conn)
-            if version is not None and version < SCHEMA_VERSION:
-                for target, migrate in MIGRATIONS:
-                    if target > version:
-                        migrate(conn)
-                conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
-            metadata.create_all(conn, checkfirst=True)
-            for index in trials.indexes:  # indexes added since a database was made
-                index.create(conn, checkfirst=True)
-            version = conn.execute(sa.select(schema_info.c.version)).scalar()
-            if version is None:
+            metadata.create_all(conn, checkfirst=True)  # a table it lacks: made as declared
+            if fresh:
                 conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
-            elif version > SCHEMA_VERSION:
+                return
+            version = _stored_version(conn)
+            if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"The trials database {url} has schema version {version}, newer than "
                     f"this mitosis_hydra understands ({SCHEMA_VERSION}).\n"
                     "Upgrade mitosis_hydra to read it."
                 )
+            if version < SCHEMA_VERSION:
+                for target, migrate in MIGRATIONS:
+                    if target > version:
+                        migrate(conn)
+                conn.execute(schema_info.update().values(version=SCHEMA_VERSION))
+            for index in trials.indexes:  # a dropped index is made again (tests rely on it)
+                index.create(conn, checkfirst=True)
 
 
-def _stored_version(conn: Connection) -> int | None:
-    if not sa.inspect(conn).has_table(schema_info.name):
-        return 1  # the first databases had the tables, and version 1, from the start
-    return conn.execute(sa.select(schema_info.c.version)).scalar()
+def _stored_version(conn: Connection) -> int:
+    """The version a database records; 1 if it records none (the schema before migrations)."""
+    version = conn.execute(sa.select(schema_info.c.version)).scalar()
+    if version is None:
+        conn.execute(schema_info.insert().values(version=1))
+        return 1
+    return version
