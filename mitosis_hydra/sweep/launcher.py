@@ -43,6 +43,7 @@ from mitosis_hydra.sweep.jobs import (
 )
 from mitosis_hydra.sweep.pool import TrialResult, WorkerPool, default_n_jobs, warm_up
 from mitosis_hydra.sweep.progress import DONE_BEFORE, SweepProgress, print_summary
+from mitosis_hydra.sweep.slurm_jobs import jobs_never_hang
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,8 @@ def _launch_inner(launcher: Any, job_overrides: Sequence[Sequence[str]], initial
         hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=config
     )
     log.info(f"Handing {len(job_overrides)} validated jobs to {target.rsplit('.', 1)[-1]}")
-    return list(inner.launch(job_overrides, initial_job_idx=initial))
+    with jobs_never_hang():
+        return list(inner.launch(job_overrides, initial_job_idx=initial))
 
 
 def _result_of_return(position: int, ret: JobReturn) -> TrialResult:
