@@ -31,7 +31,7 @@ class Unavailable(RuntimeError):
 class SlurmCluster:
     base: Path
     conf: Path
-    pids: list[int] = field(default_factory=list)
+    processes: list[subprocess.Popen] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -52,17 +52,16 @@ class SlurmCluster:
         return dict(line.split(maxsplit=1) for line in out.splitlines() if line.strip())
 
     def stop(self) -> None:
-        for pid in reversed(self.pids):
+        """SIGTERM each daemon by its pid (slurmd first), SIGKILL what is left after 15 s."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.processes):
             try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        deadline = time.monotonic() + 15
-        for pid in reversed(self.pids):
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -82,7 +81,7 @@ def start() -> SlurmCluster:
         _start_munge(cluster)
         _write_conf(cluster)
         for daemon in (["slurmctld", "-D"], ["slurmd", "-D", "-N", "localhost"]):
-            cluster.pids.append(_spawn(cluster, [_which(daemon[0]), *daemon[1:]], daemon[0]))
+            cluster.processes.append(_spawn(cluster, [_which(daemon[0]), *daemon[1:]], daemon[0]))
         _wait_idle(cluster)
     except BaseException:
         cluster.stop()
@@ -102,7 +101,7 @@ def _start_munge(cluster: SlurmCluster) -> None:
         f"--pid-file={munge / 'munged.pid'}", f"--log-file={munge / 'munged.log'}",
         f"--seed-file={munge / 'munged.seed'}",
     ]  # fmt: skip
-    cluster.pids.append(_spawn(cluster, command, "munged"))
+    cluster.processes.append(_spawn(cluster, command, "munged"))
     _wait_for(lambda: (munge / "munge.socket").exists(), "munged's socket", cluster)
 
 
@@ -111,7 +110,7 @@ def _write_conf(cluster: SlurmCluster) -> None:
     for folder in ("state", "spool", "log"):
         (base / folder).mkdir()
     ctld_port, slurmd_port = _free_port(), _free_port()
-    cpus = max(4, os.cpu_count() or 1)
+    cpus = max(8, os.cpu_count() or 1)  # the README's cpus_per_task=4, two at once
     cluster.conf.write_text(
         f"""ClusterName=mitosis
 SlurmctldHost=localhost
@@ -142,12 +141,12 @@ KillWait=5
 MinJobAge=300
 SchedulerParameters=sched_interval=1
 NodeName=localhost CPUs={cpus} State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
     )
 
 
-def _spawn(cluster: SlurmCluster, command: list[str], name: str) -> int:
+def _spawn(cluster: SlurmCluster, command: list[str], name: str) -> subprocess.Popen:
     log = open(cluster.base / f"{name}.out", "wb")  # noqa: SIM115 (the daemon keeps it)
     process = subprocess.Popen(
         command,
@@ -158,7 +157,7 @@ def _spawn(cluster: SlurmCluster, command: list[str], name: str) -> int:
         start_new_session=True,
     )
     log.close()
-    return process.pid
+    return process
 
 
 def _wait_idle(cluster: SlurmCluster) -> None:
@@ -187,18 +186,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie of ours: reap it
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return done == 0
 
 
 def _which(name: str) -> str:
