@@ -127,7 +127,7 @@ def cancel_when(slurm, process, ready, what: str) -> str:
     """scancel every job of the sweep once `ready()`; the job ids cancelled."""
     wait_for(lambda: ready() or process.poll() is not None, what, timeout=300)
     assert process.poll() is None, process.communicate()
-    jobs = sorted(slurm.jobs())
+    jobs = sorted({job.split("_")[0] for job in slurm.jobs()})
     assert jobs, "no job in the queue"
     slurm.run("scancel", *jobs)
     return " ".join(jobs)
@@ -157,6 +157,7 @@ def test_scancel_ends_the_sweep_with_its_summary(slurm, user_project, tmp_path, 
     cancel_when(slurm, process, ready, f"the job {moment}")
     out, err = process.communicate(timeout=180)
     output = f"--- stdout\n{out}--- stderr\n{err}"
+    print(output)  # shown with pytest -rP: the summary a user sees
 
     assert process.returncode not in (0, None), output
     assert "1 trials: 1 interrupted" in out or "1 trial: 1 interrupted" in out, output
@@ -164,7 +165,8 @@ def test_scancel_ends_the_sweep_with_its_summary(slurm, user_project, tmp_path, 
     trials = user_project.trials()
     if moment == "queued":
         assert trials == [], output
-        assert "ended without a result (state CANCELLED)" in err, output
+        assert "ended without a result (state CANCELLED)" in out + err, output
+        assert "Error executing job with overrides: ['+exp=sleepy'" in err, output
     elif moment == "setup":  # cancelled before or after its record was opened
         assert [t.status for t in trials] in ([], ["interrupted"]), output
     else:

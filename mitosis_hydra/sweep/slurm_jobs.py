@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 GONE = "GONE"  # neither sacct nor squeue knows the job: it has left the cluster
 
 
-def _squeue_states(job_ids: set[str]) -> dict[str, dict[str, str]] | None:
-    """Job id → {State, NodeList} from squeue (all states), or None if squeue cannot answer."""
-    command = ["squeue", "--noheader", "--states=all", "--format=%i|%T|%N"]
+def _squeue_output(job_ids: set[str]) -> str | None:
+    """squeue's view of these jobs (all states, one line per array task) in sacct's format."""
+    command = ["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T|%N"]
     command.append(f"--jobs={','.join(sorted(job_ids))}")
     try:
         out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
@@ -36,13 +36,7 @@ def _squeue_states(job_ids: set[str]) -> dict[str, dict[str, str]] | None:
         return None
     if out.returncode != 0 and "Invalid job id" not in out.stderr:
         return None
-    states = {}
-    for line in out.stdout.splitlines():
-        job_id, _, rest = line.strip().partition("|")
-        state, _, nodes = rest.partition("|")
-        if job_id:
-            states[job_id] = {"JobID": job_id, "State": state, "NodeList": nodes}
-    return states
+    return "JobID|State|NodeList\n" + out.stdout
 
 
 def _watcher_class() -> type:
@@ -52,20 +46,16 @@ def _watcher_class() -> type:
         """sacct first; squeue for the jobs sacct does not know (no accounting)."""
 
         def update(self) -> None:
+            self._output = b""
             super().update()
-            unknown = {
-                job for job in self._registered - self._finished if job not in self._info_dict
-            }
-            unknown |= {
-                job
-                for job in self._registered - self._finished
-                if self._info_dict.get(job, {}).get("State") == GONE
-            }
+            answered = set(self.read_info(self._output)) if self._output else set()
+            unknown = {job for job in self._registered - self._finished if job not in answered}
             if not unknown:
                 return
-            states = _squeue_states({job.split("_")[0] for job in unknown})
-            if states is None:
+            output = _squeue_output({job.split("_")[0] for job in unknown})
+            if output is None:
                 return
+            states = self.read_info(output)
             for job in unknown:
                 self._info_dict[job] = states.get(job) or {"JobID": job, "State": GONE}
                 if self.is_done(job, mode="cache"):
@@ -86,9 +76,20 @@ def _failed_return(job: Any, error: BaseException) -> Any:
         "mitosis.resume=true to run what is missing."
     )
     log.warning(f"{message} ({type(error).__name__})")
-    ret = JobReturn(status=JobStatus.FAILED, working_dir=os.getcwd())
+    ret = JobReturn(overrides=_overrides(job), status=JobStatus.FAILED, working_dir=os.getcwd())
     ret._return_value = TrialInterruptedError(message, status="interrupted")
     return ret
+
+
+def _overrides(job: Any) -> list[str] | None:
+    """The job's Hydra overrides, read back from its submission (Hydra names the job by them)."""
+    from mitosis_hydra.core.masking import mask_text
+
+    try:
+        overrides = job.submission().args[0]
+    except Exception:  # only a label: the submission file may be gone
+        return None
+    return [mask_text(str(override)) for override in overrides]
 
 
 @contextlib.contextmanager
