@@ -23,6 +23,7 @@ import pytest
 import slurm_cluster
 from gitenv import git_environment
 from test_readme import ROOT, quickstart_copy
+from test_store_postgres import postgres, url  # noqa: F401 (fixtures: a throwaway server)
 
 kernel = pytest.mark.kernel
 
@@ -177,3 +178,23 @@ def test_readme_slurm_command_is_found():
     command = readme_slurm_command()
     assert "+hydra/launcher@hydra.launcher.inner=submitit_slurm" in command
     assert Path(ROOT / "README.md").is_file()
+
+
+@kernel
+def test_a_slurm_sweep_records_its_trials_on_postgresql(slurm, user_project, url):  # noqa: F811
+    result = user_project.run(
+        *INNER, "+exp=draw", "amplitude=small,big", f"mitosis.db='{url}'",
+        env=slurm.env, timeout=600,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.output
+    assert "2 trials: 2 finished" in result.stdout, result.output
+    assert not (user_project.trials_folder / "mitosis.sqlite").exists()
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "mitosis-hydra"), "list", "--json", "--db", url,
+         "--trials-folder", str(user_project.trials_folder)],
+        capture_output=True, text=True, check=True, cwd=user_project.root,
+    )  # fmt: skip
+    records = json.loads(listed.stdout)
+    assert sorted(r["variants"]["amplitude"] for r in records) == ["big", "small"]
+    assert {r["status"] for r in records} == {"finished"}
