@@ -68,8 +68,9 @@ def _failed_return(job: Any, error: BaseException) -> Any:
     from hydra.core.utils import JobReturn, JobStatus
 
     state = job.watcher.get_state(job.job_id, mode="cache")
+    kind = "SLURM" if type(job).__name__.startswith("Slurm") else "submitit"
     message = (
-        f"SLURM job {job.job_id} ended without a result (state {state}): cancelled or killed "
+        f"{kind} job {job.job_id} ended without a result (state {state}): cancelled or killed "
         "before its trial could report.\n"
         f"  submitit logs: {job.paths.stdout.parent}\n"
         "Its trial, if one had started, is recorded `interrupted`; run the sweep again with "
