@@ -73,6 +73,7 @@ def test_the_readme_recipe_runs_on_slurm(slurm, tmp_path):
         cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     output = f"$ {command}\n{done.stdout}\n{done.stderr}"
+    print(output)  # shown with pytest -rP: what a user sees
 
     assert done.returncode == 0, output
     assert "6 trials: 6 finished" in done.stdout, output
