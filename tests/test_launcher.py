@@ -77,6 +77,8 @@ def test_conflicting_variants_refuse_the_whole_sweep_and_list_every_problem(
     project.write("userpkg/conf/amplitude/big.yaml", "_value_: 11\n")
     project.commit("new values under old names")
     before = project.trial_folders()
+    sweeps = project.trials_folder / ".hydra" / "multirun"
+    sweeps_before = sorted(sweeps.iterdir())
 
     result = project.run(*MITOSIS, "+exp=draw", "amplitude=small,big,relative", "base=1,2")
 
@@ -93,6 +95,7 @@ def test_conflicting_variants_refuse_the_whole_sweep_and_list_every_problem(
     assert "mitosis-hydra variants release amplitude/small" in err
     assert len(project.trials()) == 2
     assert project.trial_folders() == before
+    assert sorted(sweeps.iterdir()) == sweeps_before  # no multirun.yaml of the refused sweep
 
 
 @kernel
@@ -266,3 +269,15 @@ def test_many_processes_allocating_at_once_get_iterations_one_to_n(tmp_path):
         iterations += [int(line) for line in out.split()]
 
     assert sorted(iterations) == list(range(1, 81))
+
+
+@kernel
+def test_a_refused_sweep_writes_nothing(user_project):
+    user_project.write("notes.txt", "not committed\n")
+
+    result = user_project.run(*MITOSIS, "+exp=draw", "amplitude=small,big")
+
+    assert result.returncode == 2, result.output
+    assert "no trial ran" in result.stderr, result.output
+    assert not user_project.trials_folder.exists(), sorted(user_project.root.rglob("*"))
+    assert user_project.status() == "?? notes.txt\n"

@@ -116,6 +116,7 @@ def environment_summary(env: dict[str, Any]) -> dict[str, Any]:
         "python": env.get("python"),
         "platform": env.get("platform"),
         "host": env.get("host"),
+        "scheduler_job": env.get("scheduler_job"),
         "packages": len(env.get("packages") or []),
         "git_root": git.get("root"),
         "branch": git.get("branch"),

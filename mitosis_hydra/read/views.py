@@ -132,6 +132,7 @@ def trial_details(details: dict[str, Any]) -> None:
     _section(out, "environment", [
         ("python", f"{env['python']} on {env['platform']}"),
         ("packages", f"{env['packages']} (environment.json has the full list)"),
+        *_scheduler_row(env.get("scheduler_job")),
         ("git", f"{env['git_root']} branch {env['branch'] or '?'} {env['remote'] or ''}".strip()),
         ("command", env["command"]),
     ])  # fmt: skip
@@ -171,6 +172,14 @@ def _record_rows(record: dict[str, Any], reproductions: list[dict[str, Any]]) ->
     rows += [("reproduced by", f"{r['key']} {r['name']} ({r['status']}, main {fmt(r['main'])})")
              for r in reproductions]  # fmt: skip
     return rows
+
+
+def _scheduler_row(job: dict[str, str] | None) -> list[tuple[str, str]]:
+    """The batch job the trial ran in (e.g. SLURM's job id), to find its logs and accounting."""
+    if not job:
+        return []
+    array = f" (array {job['array_job']})" if job.get("array_job") else ""
+    return [(f"{job.get('scheduler', 'batch')} job", f"{job.get('job_id')}{array}")]
 
 
 def _driver_row(record: dict[str, Any]) -> list[tuple[str, str]]:

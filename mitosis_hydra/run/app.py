@@ -145,6 +145,7 @@ def run_job(cfg: Any) -> Any:
     from mitosis_hydra.core.masking import mask_file, mask_hydra_job_overrides, mask_text
     from mitosis_hydra.core.outcomes import exit_code
     from mitosis_hydra.core.records import TrialStatus
+    from mitosis_hydra.run.batch_job import batch_job_signals, in_batch_job, interrupted_job_error
     from mitosis_hydra.run.job import spec_and_context
     from mitosis_hydra.run.trial import run_trial
 
@@ -153,12 +154,13 @@ def run_job(cfg: Any) -> Any:
         mask_hydra_job_overrides()
         mask_file(Path(str(HydraConfig.get().sweep.dir)) / "multirun.yaml")
     try:
-        spec, context = spec_and_context(cfg)
-        if spec.settings.resume:  # under any launcher: checked as the job starts
-            skipped = _done_before(spec, context)
-            if skipped is not None:
-                return skipped
-        outcome = run_trial(spec, context)
+        with batch_job_signals():
+            spec, context = spec_and_context(cfg)
+            if spec.settings.resume:  # under any launcher: checked as the job starts
+                skipped = _done_before(spec, context)
+                if skipped is not None:
+                    return skipped
+            outcome = run_trial(spec, context)
     except MitosisError as error:
         if not single:
             from mitosis_hydra.core.errors import JobRefusedError
@@ -167,6 +169,8 @@ def run_job(cfg: Any) -> Any:
         print(mask_text(str(error)), file=sys.stderr)
         sys.exit(exit_code(error))
     except (KeyboardInterrupt, Interrupted) as stop:
+        if not single and isinstance(stop, Interrupted) and in_batch_job():
+            raise interrupted_job_error() from None  # an Exception: submitit writes a result
         if not single:
             raise
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import socket
 import sys
@@ -57,6 +58,19 @@ def _requirement(dist: metadata.Distribution, name: str) -> str:
     return f"{name} @ {url}"
 
 
+def scheduler_job() -> dict[str, str] | None:
+    """The batch scheduler's id of the job this trial ran in (SLURM), to find its logs and
+    accounting; None outside a scheduler."""
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if not job_id:
+        return None
+    job = {"scheduler": "slurm", "job_id": job_id}
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        job["array_job"] = f"{array}_{task}"
+    return job
+
+
 def capture(git: GitState) -> dict[str, Any]:
     """Python, platform, host, packages and git provenance, as JSON-ready data."""
     return {
@@ -66,6 +80,7 @@ def capture(git: GitState) -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "host": socket.gethostname(),
+        "scheduler_job": scheduler_job(),
         "packages": installed_packages(),
         "git": {
             "root": str(git.root) if git.root else None,

@@ -54,6 +54,26 @@ def prepare_trials_folder(folder: Path) -> Path:
     return folder
 
 
+def remove_if_unused(folder: Path) -> bool:
+    """Remove a trials folder that holds nothing but mitosis_hydra's `.gitignore`.
+
+    For a refused sweep: that `.gitignore` was written to keep the sweep's own
+    folder out of git status; with the sweep gone, so is its reason.
+    """
+    ignore = folder / ".gitignore"
+    try:
+        if [entry.name for entry in folder.iterdir()] != [".gitignore"]:
+            return False
+        if not ignore.read_text(errors="replace").startswith(_MARKER):
+            return False
+        ignore.unlink()
+        folder.rmdir()
+    except OSError:
+        return False
+    _prepared.discard(folder.resolve())
+    return True
+
+
 def _refuse_unusable(folder: Path, ours: bool) -> None:
     where = f"  mitosis.trials_folder: {folder}\n"
     fix = "Set mitosis.trials_folder to a new or empty folder, e.g. trials/ (the default)."

@@ -50,6 +50,7 @@ from mitosis_hydra.sweep.jobs import (
 )
 from mitosis_hydra.sweep.pool import TrialResult, WorkerPool, default_n_jobs, warm_up
 from mitosis_hydra.sweep.progress import SweepProgress, print_summary
+from mitosis_hydra.sweep.slurm_jobs import jobs_never_hang
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         validate(jobs, Path.cwd())
     except SweepRefusedError as error:
         print(mask_text(str(error)), file=sys.stderr, flush=True)
+        if initial_job_idx == 0:  # a later batch's sweep folder holds earlier trials' files
+            forget_refused_sweep(sweep_dir, Path.cwd())
         sys.exit(exit_code(error))
     skipped = _done_before(jobs, bool(getattr(launcher, "resume", False)))
     if warming is not None:
@@ -123,6 +126,27 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         print("The sweep was interrupted (Ctrl-C).", file=sys.stderr, flush=True)
         sys.exit(exit_code(TrialStatus.INTERRUPTED))
     return _mark_incomplete(returns, results)
+
+
+def forget_refused_sweep(sweep_dir: Path, cwd: Path) -> None:
+    """Remove what Hydra's sweeper wrote for a sweep that was refused: a refusal writes nothing.
+
+    The sweeper saves `multirun.yaml` in a new sweep folder before the launcher
+    sees a job. Only that file goes, and then each folder left empty, up to
+    (not including) the working directory, and a trials folder holding nothing
+    but mitosis_hydra's `.gitignore`; a folder holding anything else stays.
+    """
+    from mitosis_hydra.run.paths import remove_if_unused
+
+    (sweep_dir / "multirun.yaml").unlink(missing_ok=True)
+    folder, cwd = sweep_dir.resolve(), cwd.resolve()
+    while folder != cwd and cwd in folder.parents:
+        try:
+            folder.rmdir()  # only an empty one
+        except OSError:
+            if not remove_if_unused(folder):
+                return
+        folder = folder.parent
 
 
 def _run_jobs(
@@ -195,7 +219,8 @@ def _launch_inner(launcher: Any, job_overrides: Sequence[Sequence[str]], initial
         hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=config
     )
     log.info(f"Handing {len(job_overrides)} validated jobs to {target.rsplit('.', 1)[-1]}")
-    return list(inner.launch(job_overrides, initial_job_idx=initial))
+    with jobs_never_hang():
+        return list(inner.launch(job_overrides, initial_job_idx=initial))
 
 
 def _result_of_return(position: int, ret: JobReturn) -> TrialResult:

@@ -1,0 +1,52 @@
+"""A trial run as a job of a batch scheduler (submitit on SLURM): how it ends when cancelled.
+
+`scancel` sends SIGTERM, then SIGKILL after the cluster's KillWait. submitit's
+job wrapper ignores SIGTERM and writes a result file only for an `Exception`;
+a job that ended by a BaseException (our `Interrupted`) or by SIGKILL writes
+none, and the submitting command cannot tell that the job is over. In a
+submitit job, SIGTERM therefore raises `Interrupted` from the job's first line
+(setup included), and the job ends with a TrialInterruptedError, an Exception
+that submitit pickles back to the submitter like any failed job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from mitosis_hydra.core.errors import TrialInterruptedError
+
+
+def in_batch_job() -> bool:
+    """True inside a job that submitit started (SLURM or local)."""
+    return bool(os.environ.get("SUBMITIT_EXECUTOR"))
+
+
+def scheduler_job_id() -> str | None:
+    """The scheduler's id of this job (SLURM), or None."""
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+@contextlib.contextmanager
+def batch_job_signals() -> Iterator[None]:
+    """In a submitit job, SIGTERM raises `Interrupted` for the whole job; elsewhere nothing."""
+    if not in_batch_job():
+        yield
+        return
+    from mitosis_hydra.run.kernel import sigterm_as_exception
+
+    with sigterm_as_exception():
+        yield
+
+
+def interrupted_job_error() -> TrialInterruptedError:
+    """What a cancelled job returns: names the job; its trial's record, if any, says the rest."""
+    job = scheduler_job_id()
+    where = f" (SLURM job {job})" if job else ""
+    return TrialInterruptedError(
+        f"The job was cancelled{where} before its trial finished (SIGTERM).\n"
+        "Its trial, if one had started, is recorded `interrupted`; run the sweep again with "
+        "mitosis.resume=true to run what is missing.",
+        status="interrupted",
+    )
