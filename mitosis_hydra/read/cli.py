@@ -23,7 +23,7 @@ from mitosis_hydra.core.errors import (
 )
 from mitosis_hydra.core.outcomes import EXIT_FAILED, EXIT_REFUSED, exit_code
 from mitosis_hydra.core.records import TrialStatus
-from mitosis_hydra.read.filters import add_compare_flags, sort_key, with_variants
+from mitosis_hydra.read.filters import add_compare_flags, add_variant_flag, sort_key, with_variants
 
 PROG = "mitosis-hydra"
 
@@ -80,14 +80,7 @@ def _add_reading(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--status", "-s", choices=[s.value for s in TrialStatus], help="only this status"
     )
-    p.add_argument(
-        "--variant",
-        "-v",
-        action="append",
-        default=[],
-        metavar="GROUP=NAME",
-        help="only trials with this variant (repeatable), e.g. amplitude=big",
-    )
+    add_variant_flag(p)
     p.add_argument("--last", type=_positive, metavar="N", help="only the N most recent (N ≥ 1)")
     p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep (its summary says)")
     p = commands.add_parser("show", parents=parents, help="everything recorded about one trial")

@@ -10,7 +10,8 @@ import argparse
 from collections.abc import Sequence
 
 
-def add_compare_flags(p: argparse.ArgumentParser) -> None:
+def add_variant_flag(p: argparse.ArgumentParser) -> None:
+    """`--variant GROUP=NAME`, the same for every reading command that filters by it."""
     p.add_argument(
         "--variant",
         "-v",
@@ -19,6 +20,10 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
         metavar="GROUP=NAME",
         help="only trials with this variant (repeatable), e.g. amplitude=big",
     )
+
+
+def add_compare_flags(p: argparse.ArgumentParser) -> None:
+    add_variant_flag(p)
     p.add_argument(
         "--sort",
         default="main",
