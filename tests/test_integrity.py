@@ -319,3 +319,23 @@ def test_rebuild_recreates_every_row_and_lock(user_project):
     assert db_rows(user_project, "trials") == trials
     assert not list(user_project.trials_folder.glob("*.rebuilding*"))
     assert user_project.status() == ""
+
+
+def test_installed_packages_configs_are_not_the_projects_even_in_a_venv_inside_the_repo(
+    monkeypatch, tmp_path
+):
+    """`make demo` keeps `.venv` in the repository: Hydra's own `pkg://hydra.conf` is then
+    inside the working tree (git-ignored), but it is installed code, not a config of
+    the project, so the committed-config check must not ask to commit it."""
+    from mitosis_hydra.run import gitinfo, job
+
+    monkeypatch.setattr(gitinfo, "find_root", lambda _start: Path("/"))
+    (tmp_path / "conf").mkdir()
+    sources = [
+        {"schema": "pkg", "path": "hydra/conf", "provider": "hydra"},
+        {"schema": "file", "path": str(tmp_path / "conf"), "provider": "main"},
+    ]
+
+    folders = job.config_folders(sources, tmp_path)
+
+    assert folders == ((tmp_path / "conf").resolve(),)

@@ -110,8 +110,9 @@ def sweep_id(hydra_cfg: Any) -> str | None:
 def config_folders(config_sources: Any, cwd: Path) -> tuple[Path, ...]:
     """The folders on disk Hydra composes from (the primary config's and any searchpath).
 
-    A `pkg://` source counts when its package lives in the project's working tree
-    (not installed): Hydra's own and other installed packages are not the project's code.
+    A `pkg://` source counts when its package lives in the project's working tree and
+    is not installed: Hydra's own and other installed packages are not the project's
+    code, also when the virtual environment holding them lies inside the working tree.
     """
     from mitosis_hydra.run.gitinfo import find_root
 
@@ -122,9 +123,20 @@ def config_folders(config_sources: Any, cwd: Path) -> tuple[Path, ...]:
             folders.append(Path(source["path"]).resolve())
         elif source["schema"] == "pkg" and root is not None:
             folder = _package_folder(source["path"])
-            if folder is not None and (folder == root or root in folder.parents):
+            if folder is None or _installed(folder):
+                continue
+            if folder == root or root in folder.parents:
                 folders.append(folder)
     return tuple(folders)
+
+
+def _installed(folder: Path) -> bool:
+    """True for a package in site-packages: installed code, even in a `.venv` inside the repo
+    (git ignores it, and its configs are the installed package's, not the project's)."""
+    import sysconfig
+
+    installed = {sysconfig.get_paths()[kind] for kind in ("purelib", "platlib")}
+    return any(Path(path).resolve() in (folder, *folder.parents) for path in installed)
 
 
 def _package_folder(path: str) -> Path | None:
