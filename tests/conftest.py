@@ -178,6 +178,18 @@ class UserProject:
         )
         return Run(tuple(args), result.returncode, result.stdout, result.stderr)
 
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """`mitosis-hydra <args>` from the project's root, as a user runs it."""
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "mitosis-hydra"), *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen:
         """Start the app and return at once (for tests that signal the driver)."""
         return subprocess.Popen(

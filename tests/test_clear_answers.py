@@ -55,14 +55,8 @@ FILES = {
 
 
 def mitosis_hydra(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "mitosis-hydra"), *args],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """`mitosis-hydra <args>` from the project's root, as a user runs it."""
+    return project.cli(*args)
 
 
 @kernel

@@ -279,19 +279,7 @@ def test_a_configstore_conflict_names_the_registering_module(project):
 
 
 def _cli(project, *args: str):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "mitosis-hydra"), *args],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return project.cli(*args)
 
 
 def test_placed_and_modified_variants_count_as_uses_of_their_lock(project):

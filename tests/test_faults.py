@@ -19,9 +19,7 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -32,14 +30,8 @@ MITOSIS = ("--multirun", "hydra/launcher=mitosis", "hydra.launcher.n_jobs=1")
 
 
 def cli(project, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "mitosis-hydra"), *args],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """`mitosis-hydra <args>` from the project's root, as a user runs it."""
+    return project.cli(*args)
 
 
 def assert_nothing_lost(project, finished: dict[str, float]) -> dict[str, str]:

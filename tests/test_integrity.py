@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,7 @@ pytestmark = pytest.mark.kernel
 
 def cli(project, *args: str) -> subprocess.CompletedProcess:
     """`mitosis-hydra <args>` from the project's root, as a user runs it."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "mitosis-hydra"), *args],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return project.cli(*args)
 
 
 def db_rows(project, table: str) -> list[tuple]:
