@@ -7,6 +7,8 @@ top), and reads `#sort=<column>` / `#sort=-<column>` and `#experiment=…`,
 sorted and narrowed. Plain DOM, no library.
 """
 
+from mitosis_hydra.core.outcomes import STATUS_HTML
+
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin:32px 0 6px}
@@ -18,9 +20,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.param{min-width:9em;max-width:24em;white-space:normal;overflow-wrap:anywhere}
 tr.best td{background:#e8f5e9}td.star{color:#2e7d32;font-weight:bold}
 .status{padding:1px 6px;border-radius:3px;color:#fff;font-size:12px}
-.s-finished{background:#2e7d32}.s-failed{background:#c62828}
-.s-running{background:#f9a825;color:#222}.s-interrupted{background:#6a1b9a}
-.s-lost{background:#546e7a}
+.s-running{color:#222}
 .scroll{overflow-x:auto;max-width:100%}
 td.trial{white-space:normal;overflow-wrap:anywhere;min-width:14em}
 .muted{color:#777}.missing{color:#c62828}code{font-size:12px}
@@ -29,6 +29,11 @@ td.trial{white-space:normal;overflow-wrap:anywhere;min-width:14em}
 #filters select{max-width:28em}
 ul.best{margin:6px 0 0;padding-left:20px}ul.best li{margin:2px 0}
 """
+
+# The status badges take the colours every view uses (core/outcomes.py).
+STYLE += "".join(
+    f".s-{status.value}{{background:{colour}}}" for status, colour in STATUS_HTML.items()
+)
 
 SCRIPT = """
 (function(){
