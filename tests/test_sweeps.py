@@ -97,6 +97,22 @@ def returns_seen(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+# Optuna, maximizing main: 4 trials, 2 at a time, a fixed sampler seed (repeatable).
+OPTUNA_MAXIMIZE = (
+    "hydra/sweeper=optuna",
+    "hydra.sweeper.direction=maximize",
+    "hydra.sweeper.n_trials=4",
+    "hydra.sweeper.n_jobs=2",
+    "hydra.sweeper.sampler.seed=1",
+)
+
+
+def optimization_results(project):
+    """What Optuna says it found (the sweep folder's optimization_results.yaml)."""
+    [found] = project.trials_folder.glob(".hydra/multirun/*/optimization_results.yaml")
+    return OmegaConf.load(found)
+
+
 def sweep_id(stdout: str) -> str:
     match = re.search(r"^sweep (\S+)  \(mitosis-hydra list --sweep \1\)$", stdout, re.M)
     assert match, stdout
@@ -204,19 +220,14 @@ def test_a_job_returns_the_main_metric_and_a_failed_trial_is_a_failed_job(
 def test_optuna_maximizes_the_main_metric_over_a_group_choice(project, launcher):
     result = project.run(
         *LAUNCHERS[launcher],
-        "hydra/sweeper=optuna",
-        "hydra.sweeper.direction=maximize",
-        "hydra.sweeper.n_trials=4",
-        "hydra.sweeper.n_jobs=2",
-        "hydra.sweeper.sampler.seed=1",
+        *OPTUNA_MAXIMIZE,
         "+exp=draw",
         "amplitude=choice(small,big)",
         timeout=300,
     )
 
     assert result.returncode == 0, result.output
-    [found] = project.trials_folder.glob(".hydra/multirun/*/optimization_results.yaml")
-    best = OmegaConf.load(found)
+    best = optimization_results(project)
     assert best.best_params == {"amplitude": "big"}, result.output
     assert best.best_value == 10.0
     trials = project.trials()
@@ -231,11 +242,7 @@ def test_optuna_tunes_a_field_of_a_variant_as_modified_variants(project):
     while the name `unit` stays locked to the file's own value."""
     result = project.run(
         *MITOSIS,
-        "hydra/sweeper=optuna",
-        "hydra.sweeper.direction=maximize",
-        "hydra.sweeper.n_trials=4",
-        "hydra.sweeper.n_jobs=2",
-        "hydra.sweeper.sampler.seed=1",
+        *OPTUNA_MAXIMIZE,
         "+exp=scaled",
         "~amplitude",
         "+gain=unit",
@@ -244,8 +251,7 @@ def test_optuna_tunes_a_field_of_a_variant_as_modified_variants(project):
     )
 
     assert result.returncode == 0, result.output
-    [found] = project.trials_folder.glob(".hydra/multirun/*/optimization_results.yaml")
-    best = OmegaConf.load(found)
+    best = optimization_results(project)
     trials = project.trials()
     assert len(trials) == 4 and {t.status for t in trials} == {"finished"}
     assert best.best_value == max(t.main for t in trials)
