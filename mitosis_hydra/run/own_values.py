@@ -11,12 +11,15 @@ and gives spec.py plain data. It relies on Hydra internals (`ConfigRepository`,
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from mitosis_hydra.core.spec import OptionSource, parameter_roots
+from mitosis_hydra.run.option_files import read_fast
+from mitosis_hydra.storage import faults
 
 _REFERENCE = re.compile(r"\$\{([^${}]*)\}")
 _VOLATILE = ("${now:",)
@@ -30,11 +33,12 @@ def read_options(
     Canonical view: references to `seed`, `exp` or a parameter (and volatile
     `${now:…}`) kept as text, everything else resolved.
     """
-    repo = _repository(hydra_cfg.runtime.config_sources)
+    faults.inject("own-values")  # a test hook: SIGTERM while options are read
+    repo, big_files = _repository(hydra_cfg.runtime.config_sources)
     packages = _packages(repo, hydra_cfg, choices)
     untracked = (unresolved.get("mitosis") or {}).get("untracked") or ()
     roots = parameter_roots(choices, packages, untracked)
-    escaped = _escape(unresolved, roots)
+    escaped = _escape_top(unresolved, roots)
     canonical = _resolve(escaped, keys=[k for k in unresolved if k not in ("mitosis", "hydra")])
     sources = {}
     for key, option in choices.items():
@@ -42,18 +46,21 @@ def read_options(
         if option is None or group.startswith("hydra/"):
             continue
         package = packages.get(key)
-        sources[key] = _option(repo, group, option, package, escaped, roots, cwd)
+        sources[key] = _option(repo, group, option, package, escaped, roots, cwd, big_files)
     return sources, canonical
 
 
-def _repository(config_sources: Any) -> Any:
+def _repository(config_sources: Any) -> tuple[Any, dict[str, Any]]:
+    """Hydra's config repository over these sources; big files' plain values fill the dict."""
     from hydra._internal.config_repository import CachingConfigRepository, ConfigRepository
     from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
 
     search_path = ConfigSearchPathImpl()
     for source in config_sources:
         search_path.append(source["provider"], f"{source['schema']}://{source['path']}")
-    return CachingConfigRepository(ConfigRepository(config_search_path=search_path))
+    repository = ConfigRepository(config_search_path=search_path)
+    big_files = read_fast(repository)
+    return CachingConfigRepository(repository), big_files
 
 
 def _packages(repo: Any, hydra_cfg: Any, choices: dict[str, str | None]) -> dict[str, str]:
@@ -100,7 +107,9 @@ def _option(
     escaped: dict[str, Any],
     roots: set[str],
     cwd: Path,
+    big_files: dict[str, Any],
 ) -> OptionSource:
+    """What is known of one option (big files: their plain value, as option_files read it)."""
     from omegaconf import OmegaConf
 
     try:
@@ -109,7 +118,10 @@ def _option(
         result = None
     if result is None:
         return OptionSource(package=package)
-    own = OmegaConf.to_container(result.config, resolve=False)
+    big_file = big_files.get(f"{group}/{option}.yaml")
+    own = (
+        OmegaConf.to_container(result.config, resolve=False) if big_file is None else dict(big_file)
+    )
     if isinstance(own, dict):
         own.pop("defaults", None)
     header = (result.header or {}).get("package")
@@ -119,7 +131,7 @@ def _option(
     selects = tuple(_default_text(d) for d in (result.defaults_list or []))
     return OptionSource(
         package=package,
-        own=_own_canonical(_escape(own, roots), package, escaped),
+        own=_own_canonical(_escape_top(own, roots), package, escaped),
         path=path,
         text=text,
         new_name=new_name,
@@ -283,12 +295,33 @@ def _references(node: Any) -> list[str]:
     return [ref for value in values for ref in _references(value)]
 
 
+def _escape_top(node: Any, roots: set[str]) -> Any:
+    """`_escape` of each top-level value holding a `${`; the others kept as they are.
+
+    A 1.5 MB list of numbers is searched as JSON text, at C speed, not rebuilt item by item.
+    """
+    if not isinstance(node, dict):
+        return _escape(node, roots)
+    return {
+        key: _escape(value, roots) if _may_refer(value) else value for key, value in node.items()
+    }
+
+
+def _may_refer(node: Any) -> bool:
+    if isinstance(node, str):
+        return "${" in node
+    try:
+        return "${" in json.dumps(node)
+    except (TypeError, ValueError):  # not JSON (an enum, a path): looked at item by item
+        return _interpolated(node)
+
+
 def _escape(node: Any, roots: set[str]) -> Any:
     """Escape the references that stay references, so resolving leaves them as text."""
     if isinstance(node, dict):
         return {key: _escape(value, roots) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_escape(value, roots) for value in node]
+    if isinstance(node, list):  # a long list of numbers: no call per number
+        return [_escape(v, roots) if isinstance(v, dict | list | str) else v for v in node]
     if isinstance(node, str) and "${" in node:
         if any(marker in node for marker in _VOLATILE):
             return node.replace("${", "\\${")  # kept whole: spec.py refuses it in a variant

@@ -11,7 +11,12 @@ kills the trial's kernel there instead. Phases, in order:
 - `exporting`: the notebook ran; the HTML is about to be written
 - `closing`: inside the transaction that writes the final status, before it commits
 
-Used by tests/test_faults.py; unset (as it always is for users) it does nothing.
+`MITOSIS_HYDRA_FAULT=sigterm@<phase>` sends the driver a real SIGTERM there instead
+(what `kill` or a batch scheduler sends), at the phases above or at `own-values`: the
+job's options are being read from their sources, before any trial is set up.
+
+Used by tests/test_faults.py and tests/test_big_variant.py; unset (as it always is for
+users) it does nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+import time
 from typing import Any
 
 FAULT_VARIABLE = "MITOSIS_HYDRA_FAULT"
 PHASES = ("before-locks", "record-opened", "executing", "exporting", "closing")
+SIGTERM_ONLY_PHASES = ("own-values",)  # before a trial is set up: nothing to kill but the job
 
 _armed = False  # only a process that runs a trial (not a sweep's driver closing orphans)
 _kernel: Any = None  # the kernel process (Popen or zygote.ForkedKernel) of the trial
@@ -37,6 +45,11 @@ def arm(kernel_process: Any) -> None:
 def inject(phase: str) -> None:
     """SIGKILL the driver (or its kernel) if the test hook asks for `phase`."""
     wanted = os.environ.get(FAULT_VARIABLE)
+    if wanted == f"sigterm@{phase}":  # from outside, as it were: the process decides what next
+        print(f"{FAULT_VARIABLE}: SIGTERM at {phase}, {time.time():.3f}", file=sys.stderr)
+        sys.stderr.flush()  # the time it was sent: benchmarks/big_variant.py reads it
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     if not wanted or not _armed:
         return
     if wanted == phase:

@@ -1,0 +1,125 @@
+"""The composed config resolved, and as YAML text, each with one pass over OmegaConf's nodes.
+
+`OmegaConf.to_container(cfg, resolve=True)` and `OmegaConf.to_yaml(cfg)` each walk
+every node; with a 1.5 MB option that is ~1 s and ~2.5 s. The unresolved
+container (which own_values.py needs anyway) is the resolved one wherever no
+interpolation or `???` stands, so only the top-level keys holding one go
+through OmegaConf; and the YAML text is OmegaConf's own dumper run on libyaml's
+emitter: the same representers, the same text.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import re
+from typing import Any
+
+
+def resolved_config(cfg: Any, unresolved: dict[str, Any]) -> dict[str, Any]:
+    """`OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)`, from `unresolved`
+    (`OmegaConf.to_container(cfg, resolve=False)`): the same values and the same errors."""
+    from omegaconf import OmegaConf
+
+    resolved = dict(unresolved)
+    for key, value in unresolved.items():
+        if _needs_resolving(value):
+            node = cfg[key]  # resolves it, or raises as resolving the whole config would
+            if OmegaConf.is_config(node):
+                node = OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+            resolved[key] = node
+    return resolved
+
+
+def config_yaml(resolved: dict[str, Any]) -> str:
+    """The text `OmegaConf.to_yaml(cfg, resolve=True)` gives, from the resolved container."""
+    import yaml
+    from omegaconf._utils import get_omega_conf_dumper
+
+    plain = _enums_as_names(resolved)
+    fast = _plain_text_only(plain)
+    return yaml.dump(
+        plain,
+        Dumper=_dumper() if fast else get_omega_conf_dumper(),
+        default_flow_style=False,
+        allow_unicode=True,
+        sort_keys=False,
+    )
+
+
+# In JSON text: an escape other than \" and \\ (a control character, a line break, a tab),
+# or a character libyaml writes otherwise than PyYAML (C1 controls, separators, BOM,
+# surrogates, beyond the BMP). Strings with none of these come out the same from both.
+_SPECIAL = re.compile(
+    "\\\\[bfnrtu]|[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\U00010000-\U0010ffff]"
+)
+
+
+def _plain_text_only(node: Any) -> bool:
+    """True if libyaml's emitter writes `node` exactly as PyYAML's would (see _SPECIAL)."""
+    try:
+        text = json.dumps(node, ensure_ascii=False)
+    except (TypeError, ValueError):  # a path, bytes, a key JSON cannot hold
+        return False
+    return _SPECIAL.search(text) is None
+
+
+def _needs_resolving(node: Any) -> bool:
+    """True if a `${…}` or a `???` stands anywhere in the node.
+
+    Searched in the node's JSON text (C speed: a 1.5 MB list in ~0.05 s), else walked.
+    """
+    try:
+        text = json.dumps(node)
+    except (TypeError, ValueError):  # not JSON (an enum, a path, a non-string key)
+        return _walk_needs_resolving(node)
+    return "${" in text or '"???"' in text
+
+
+def _walk_needs_resolving(node: Any) -> bool:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "${" in item or item == "???":
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _enums_as_names(node: Any) -> Any:
+    """Enum keys and values as their names, as `to_yaml` writes them (`enum_to_str`)."""
+    if isinstance(node, dict):
+        return {
+            (key.name if isinstance(key, enum.Enum) else key): _enums_as_names(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [
+            _enums_as_names(value) if isinstance(value, dict | list | enum.Enum) else value
+            for value in node
+        ]
+    return node.name if isinstance(node, enum.Enum) else node
+
+
+@functools.cache
+def _dumper() -> type:
+    """OmegaConf's YAML dumper (its representers: quoted `'1'`, `'true'`) on libyaml's emitter,
+    or OmegaConf's own where PyYAML was built without libyaml."""
+    import yaml
+    from omegaconf._utils import get_omega_conf_dumper
+
+    reference = get_omega_conf_dumper()
+    if not getattr(yaml, "__with_libyaml__", False):
+        return reference
+
+    class Dumper(yaml.CDumper):
+        pass
+
+    Dumper.yaml_representers = dict(reference.yaml_representers)
+    Dumper.yaml_multi_representers = dict(reference.yaml_multi_representers)
+    return Dumper

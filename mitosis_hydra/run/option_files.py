@@ -1,0 +1,149 @@
+"""Big option files read fast: parsed by libyaml as OmegaConf's loader would, no nodes built.
+
+own_values.py re-reads every chosen option from its source, as Hydra does. For a
+1.5 MB option (a long list) that costs ~2.4 s of pure-Python YAML parsing and
+~4.5 s of OmegaConf nodes, only to be turned back into plain data. Here a file
+source of the repository parses a big file with libyaml (the same resolvers,
+the same duplicate-key check as OmegaConf's loader: the same values), keeps
+the plain value aside, and hands Hydra's defaults-list code a skeleton holding
+only what it reads: the `defaults` list, and which keys have content.
+
+Anything unusual (a parse error, a top-level list, a key that is not a string,
+a value OmegaConf would hold as something other than plain data) falls back to
+Hydra's own loading, so the result is always what OmegaConf would give. Files
+below `BIG_FILE` bytes always take Hydra's path: only sizes where it matters
+take this one. Relies on Hydra internals (`FileConfigSource`, `ConfigResult`),
+checked against hydra-core 1.3.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+BIG_FILE = 64 * 1024  # bytes: smaller option files are read by Hydra's own code
+_PLAIN = (str, int, float, bool, type(None))  # bool is an int; listed for the reader
+
+
+def read_fast(repo: Any) -> dict[str, Any]:
+    """Make `repo`'s file sources read big files fast; return where their values go.
+
+    `repo` is a hydra ConfigRepository; the returned mapping fills in as configs
+    load: normalized config path (`weights/long.yaml`) → the file's plain value,
+    `defaults` included, exactly as `OmegaConf.to_container(OmegaConf.load(file))`.
+    """
+    values: dict[str, Any] = {}
+    if not _libyaml():
+        return values
+    for source in getattr(repo, "sources", ()):
+        if type(source).__name__ == "FileConfigSource":
+            source.load_config = _fast_loader(source, source.load_config, values)
+    return values
+
+
+def load_plain(text: str) -> dict[str, Any] | None:
+    """The mapping OmegaConf's loader gives for `text` (as plain data), or None if unsure."""
+    import yaml
+
+    try:
+        value = yaml.load(text, Loader=_loader())  # a safe loader: CSafeLoader
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not _plain(value):
+        return None
+    return value
+
+
+def _fast_loader(source: Any, original: Any, values: dict[str, Any]) -> Any:
+    def load_config(config_path: str) -> Any:
+        normalized = source._normalize_file_name(config_path)
+        full_path = os.path.realpath(os.path.join(source.path, normalized))
+        try:
+            if os.path.getsize(full_path) < BIG_FILE:
+                return original(config_path)
+            with open(full_path, encoding="utf-8") as file:
+                text = file.read()
+        except (OSError, UnicodeDecodeError):
+            return original(config_path)  # Hydra's own error, if any
+        plain = load_plain(text)
+        if plain is None:
+            return original(config_path)
+        from hydra.plugins.config_source import ConfigResult, ConfigSource
+        from omegaconf import OmegaConf
+
+        values[normalized] = plain
+        return ConfigResult(
+            config=OmegaConf.create(_skeleton(plain)),
+            path=f"{source.scheme()}://{source.path}",
+            provider=source.provider,
+            header=ConfigSource._get_header_dict(text[:512]),  # what Hydra reads of it
+        )
+
+    return load_config
+
+
+def _skeleton(plain: dict[str, Any]) -> dict[str, Any]:
+    """What Hydra's defaults list reads of a config: its `defaults`, and which keys hold
+    content (a missing value `???` does not)."""
+    return {
+        key: value if key == "defaults" else ("???" if value == "???" else None)
+        for key, value in plain.items()
+    }
+
+
+def _plain(root: dict[str, Any]) -> bool:
+    """Only string keys and YAML's plain scalars: OmegaConf keeps such values as they are."""
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if not all(type(key) is str for key in node):
+                return False
+            items = node.values()
+        else:
+            items = node
+        for item in items:
+            if isinstance(item, dict | list):
+                stack.append(item)
+            elif not isinstance(item, _PLAIN):
+                return False
+    return True
+
+
+@functools.cache
+def _libyaml() -> bool:
+    import yaml
+
+    return bool(getattr(yaml, "__with_libyaml__", False))
+
+
+@functools.cache
+def _loader() -> type:
+    """libyaml's parser with OmegaConf's resolvers (its float syntax, no timestamps) and
+    its duplicate-key check; no other constructors: any other tag falls back."""
+    import yaml
+    from omegaconf._utils import get_yaml_loader
+
+    reference = get_yaml_loader()
+
+    class Loader(yaml.CSafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            keys = set()
+            for key_node, _value_node in node.value:
+                if key_node.tag != yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG:
+                    continue
+                if key_node.value in keys:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key_node.value}",
+                        key_node.start_mark,
+                    )
+                keys.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
+
+    Loader.yaml_implicit_resolvers = {
+        first: list(resolvers) for first, resolvers in reference.yaml_implicit_resolvers.items()
+    }
+    return Loader
