@@ -12,6 +12,7 @@ ENVIRONMENT_FILE = "environment.json"
 DIFF_FILE = "git-diff.patch"
 HYDRA_FILE = "hydra.yaml"  # Hydra's own config of the job, read by HydraConfig in the kernel
 RECORD_FILE = "record.json"
+ARGUMENTS_FILE = "arguments.json"  # what `run` is passed, when too long to show in the notebook
 # What mitosis_hydra writes in a trial's folder; anything else there was written by `run`.
 OWN_FILES = (
     RESULTS_FILE,
@@ -22,6 +23,7 @@ OWN_FILES = (
     DIFF_FILE,
     HYDRA_FILE,
     RECORD_FILE,
+    ARGUMENTS_FILE,
     "notebook.html",
     "notebook.ipynb",
 )

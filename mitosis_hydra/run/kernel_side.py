@@ -142,6 +142,24 @@ def build_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     return built
 
 
+# A value whose repr is longer than this is shown by its head and tail.
+SHOWN_REPR = 2_000
+
+
+def show_arguments(params: dict[str, Any]) -> None:
+    """Print each argument as `name = repr`; a long repr by its head and tail only.
+
+    The whole value is in the notebook's parameters or in arguments.json beside it:
+    printing 1.5 MB of numbers would only fill the notebook, its log and its HTML.
+    """
+    for name, value in params.items():
+        text = repr(value)
+        if len(text) > SHOWN_REPR:
+            half = SHOWN_REPR // 2
+            text = f"{text[:half]} … ({len(text):,} characters in all) … {text[-half:]}"
+        print(f"{name} = {text}")
+
+
 def _has_target(node: Any) -> bool:
     if isinstance(node, dict):
         return "_target_" in node or any(_has_target(v) for v in node.values())

@@ -26,6 +26,23 @@ class NotebookPlan:
     arguments: dict[str, Any]
     folder: str  # the trial's folder, relative to the kernel's cwd (the project): no absolute path
     hydra: bool = False  # the folder holds the job's Hydra config, for HydraConfig.get()
+    # the JSON of `arguments` is in this file of the trial's folder (see `arguments_json`)
+    arguments_file: str | None = None
+
+
+# Arguments whose JSON is longer than this go to a file beside the notebook: a reader
+# cannot use a megabyte of numbers in a cell, and the kernel, the notebook and its HTML
+# export would each pay for carrying them (highlighting 1.5 MB of code takes ~10 s).
+INLINE_ARGUMENTS = 20_000
+
+
+def arguments_json(arguments: dict[str, Any], *, indent: int | None = 2) -> str:
+    """The arguments as the notebook carries them: JSON text, in the order Hydra composed them.
+
+    JSON, not Python literals: NaN and ±inf survive, and nothing is re-interpolated.
+    Without `indent` (a file nobody reads by eye), json's C encoder writes it at once.
+    """
+    return json.dumps(arguments, indent=indent, ensure_ascii=False)
 
 
 def build_notebook(plan: NotebookPlan, provenance: dict[str, Any]) -> nbformat.NotebookNode:
@@ -141,17 +158,23 @@ def _trial(plan: NotebookPlan) -> dict[str, str]:
 
 
 def _parameters(plan: NotebookPlan) -> str:
-    # JSON text, not Python literals: NaN and ±inf survive, and nothing is re-interpolated.
     # In the order Hydra composed them: `run` sees mappings as the YAML wrote them.
-    text = json.dumps(plan.arguments, indent=2, ensure_ascii=False)
-    text = text.replace("'", "\\u0027")  # a JSON escape, so the raw string can never close early
+    if plan.arguments_file is not None:
+        load = (
+            f"# too long to show here: the arguments are in {plan.arguments_file}, "
+            "beside this notebook\n"
+            f"arguments = json.loads((folder / {plan.arguments_file!r}).read_text('utf-8'))\n"
+        )
+    else:
+        text = arguments_json(plan.arguments)
+        text = text.replace("'", "\\u0027")  # a JSON escape: the raw string can never close early
+        load = f"arguments = json.loads(r'''{text}''')\n"
     return (
         "import json\n"
         f"seed = {plan.seed}\n"
-        f"arguments = json.loads(r'''{text}''')\n"
+        f"{load}"
         "params = kernel_side.build_arguments(arguments)\n"
-        "for _name, _value in params.items():\n"
-        "    print(f'{_name} = {_value!r}')"
+        "kernel_side.show_arguments(params)"
     )
 
 

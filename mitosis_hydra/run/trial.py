@@ -20,6 +20,7 @@ from typing import Any
 
 from mitosis_hydra.core.errors import TrialFailedError, TrialInterruptedError, TrialNotFinishedError
 from mitosis_hydra.core.layout import (
+    ARGUMENTS_FILE,
     CONFIG_FILE,
     DIFF_FILE,
     ENVIRONMENT_FILE,
@@ -35,9 +36,17 @@ from mitosis_hydra.run.kernel import (
     ExecutionResult,
     TrialKernel,
     sigterm_as_exception,
+    sigterm_deferred,
     take_prestarted,
 )
-from mitosis_hydra.run.notebook import NotebookPlan, Outcome, build_notebook, set_header
+from mitosis_hydra.run.notebook import (
+    INLINE_ARGUMENTS,
+    NotebookPlan,
+    Outcome,
+    arguments_json,
+    build_notebook,
+    set_header,
+)
 from mitosis_hydra.run.paths import prepare_trials_folder
 from mitosis_hydra.run.recorder import Recorder, recorder_for
 from mitosis_hydra.run.report import export_notebook
@@ -120,11 +129,14 @@ def run_trial(
     kernel = kernel or take_prestarted(str(context.cwd)) or new_kernel(context.cwd)
     faults.arm(kernel.process)
     threading.Thread(target=_import_exporter, daemon=True).start()  # while the kernel boots
+    stopped = True  # by a signal, or by an error: the kernel is killed, not asked
     try:
         with sigterm_as_exception():
-            return _checked_and_recorded(spec, context, kernel, on_record)
+            outcome = _checked_and_recorded(spec, context, kernel, on_record)
+        stopped = False
+        return outcome
     finally:
-        kernel.shutdown()
+        kernel.shutdown(now=stopped)
 
 
 def _checked_and_recorded(
@@ -140,14 +152,18 @@ def _checked_and_recorded(
         gitinfo.require_committed(git, gitinfo.config_files(list(context.config_paths), folder))
     recorder = recorder_for(spec, folder)
     faults.inject("before-locks")
-    record = recorder.open(_plan(spec, context, git, folder))
-    recorder.announce(record, on_record)
-    faults.inject("record-opened")
+    record = None
     try:
+        with sigterm_deferred():  # written and assigned whole, or not written at all
+            record = recorder.open(_plan(spec, context, git, folder))
+        recorder.announce(record, on_record)
+        faults.inject("record-opened")
         with recorder.alive(record):
             return _execute(spec, context, git, record, recorder, kernel)
     except BaseException as error:  # never leave a record `running` (SIGTERM included)
-        recorder.abandon(record, error)
+        if record is not None:
+            with sigterm_deferred():  # a second SIGTERM waits until the record is closed
+                recorder.abandon(record, error)
         raise
 
 
@@ -181,7 +197,7 @@ def _execute(
     trial_dir = record.folder
     trial_dir.mkdir(parents=True, exist_ok=True)  # a recorded trial's store made it already
     _write_files(spec, context, git, record, trial_dir)
-    plan = _notebook_plan(spec, context, record)
+    plan = _notebook_plan(spec, context, record, _arguments_file(spec, trial_dir))
     notebook = build_notebook(plan, _provenance(spec, record))
     log_file = os.path.join(plan.folder, LOG_FILE)  # named in the notebook: no absolute path
     result = kernel.execute(notebook, max_output=spec.settings.max_output, log_file=log_file)
@@ -271,7 +287,18 @@ def hydra_yaml(hydra: dict[str, Any], trial_dir: Path) -> str:
     return OmegaConf.to_yaml(OmegaConf.create({**hydra, "runtime": runtime}))
 
 
-def _notebook_plan(spec: TrialSpec, context: TrialContext, record: TrialRecord) -> NotebookPlan:
+def _arguments_file(spec: TrialSpec, trial_dir: Path) -> str | None:
+    """Arguments too long to show in the notebook go to a file beside it: its name, or None."""
+    text = arguments_json(spec.arguments, indent=None)
+    if len(text) <= INLINE_ARGUMENTS:
+        return None
+    (trial_dir / ARGUMENTS_FILE).write_text(text, encoding="utf-8")
+    return ARGUMENTS_FILE
+
+
+def _notebook_plan(
+    spec: TrialSpec, context: TrialContext, record: TrialRecord, arguments_file: str | None
+) -> NotebookPlan:
     trial_dir = record.folder
     return NotebookPlan(
         name=record.name,
@@ -286,6 +313,7 @@ def _notebook_plan(spec: TrialSpec, context: TrialContext, record: TrialRecord) 
         arguments=spec.arguments,
         folder=os.path.relpath(trial_dir, context.cwd),
         hydra=context.hydra is not None,
+        arguments_file=arguments_file,
     )
 
 
