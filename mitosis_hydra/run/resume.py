@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mitosis_hydra.core.records import TrialRecord
+from mitosis_hydra.core.records import TrialMain, TrialRecord
 from mitosis_hydra.core.spec import TrialSpec
 from mitosis_hydra.run import gitinfo
 from mitosis_hydra.storage.store import TrialStore
@@ -33,10 +33,10 @@ def done_before(spec: TrialSpec, commit: str | None) -> TrialRecord | None:
     return store.finished_trial(spec.experiment, spec.variants, spec.seed, commit)
 
 
-def done_before_line(record: TrialRecord) -> str:
+def done_before_line(done: TrialMain) -> str:
     """What a job that a resumed sweep skipped prints instead of a trial summary."""
     return (
-        f"trial {record.name} (key {record.key}): done before, skipped (mitosis.resume)\n"
-        f"  main: {record.main!r}\n"
-        f"  notebook: {record.notebook}"
+        f"trial {done.name} (key {done.key}): done before, skipped (mitosis.resume)\n"
+        f"  main: {float(done)!r}\n"
+        f"  notebook: {done.notebook}"
     )
