@@ -1,0 +1,187 @@
+"""`mitosis-hydra index` over 100,000 trials: a small page that pages, sorts and filters
+every row, read from file:// in a real headless Chromium.
+
+The trials are made with the store API and bulk copies (tests/many_trials.py, no
+kernels). The check script below runs in a copy of the page beside it, after
+the page's own script; it clicks like a reader and waits (in Chromium's virtual
+time) for the data files each action loads, then writes what it saw into
+<body data-check>.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from many_trials import make_trials
+from test_index import browse, console_messages
+
+from mitosis_hydra.read.index_data import CHUNK_ROWS, PAGE_ROWS, ordered
+from mitosis_hydra.read.index_rows import read_rows
+
+TOTAL = 100_000
+MAX_PAGE = 2_000_000  # bytes: what a browser opens at once
+
+_CHECK = """
+<script>
+(function(){
+var out={};
+function sec(n){return document.querySelector('section[data-experiment="'+n+'"]');}
+function rows(s){return s.querySelectorAll('tbody tr');}
+function sign(){return Array.prototype.map.call(document.querySelectorAll('tbody tr'),function(r){
+ return [r.className,r.getAttribute('data-status')].concat(Array.prototype.map.call(r.cells,
+  function(c){var a=c.querySelector('a,span[title]');
+   var v=c.classList.contains('num')?String(parseFloat(c.getAttribute('data-v'))):'';
+   return c.textContent+'|'+v+'|'+(a?a.getAttribute('href')+a.getAttribute('title'):'');}))
+  .join('#');}).join('\\n');}
+function pick(name,value){var f=document.getElementById('f-'+name);f.value=value;
+ f.dispatchEvent(new Event('change'));}
+function when(test,then,left){left=left===undefined?2000:left;
+ if(test()&&!document.body.hasAttribute('data-loading')){then();return;}
+ if(left<=0){out.timeout=(out.timeout||0)+1;then();return;}
+ setTimeout(function(){when(test,then,left-1);},25);}
+var s=sec('sine');
+out.total=document.getElementById('total').textContent;
+out.shown=document.getElementById('shown').textContent;
+out.newest=document.querySelector('ol.newest li b').textContent;
+out.plots=document.querySelectorAll('svg.plot').length;
+out.boxes=document.querySelectorAll('svg.plot rect.box').length;
+out.dots=document.querySelectorAll('svg.plot circle').length;
+out.first=rows(s).length;
+var before=sign();pick('status','');out.same=before===sign();  // the script's rows = the page's
+s.querySelector('button[data-go="last"]').click();
+when(function(){return s.getAttribute('data-page')!=='1'&&s.getAttribute('data-page')!==null;},
+ function(){out.lastPage=s.getAttribute('data-page');out.lastRows=rows(s).length;
+ out.lastName=rows(s)[rows(s).length-1].cells[1].textContent;
+ out.lastText=s.querySelector('.pager .rows').textContent;
+ var th=s.querySelector('th[data-col="started"]');th.click();
+ when(function(){return th.getAttribute('aria-sort')==='ascending';},function(){th.click();
+  when(function(){return th.getAttribute('aria-sort')==='descending';},function(){
+   out.newestSine=rows(s)[0].cells[1].textContent;
+   pick('status','failed');
+   when(function(){return true;},function(){out.failed=document.getElementById('shown').textContent;
+    out.failedRows=Array.prototype.every.call(document.querySelectorAll('tbody tr'),
+     function(r){return r.getAttribute('data-status')==='failed';});
+    document.body.setAttribute('data-check',JSON.stringify(out));});});});});
+})();
+</script>
+"""
+
+
+def mitosis_hydra(*args: str) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).parent / "mitosis-hydra"
+    return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trials(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("scale") / "trials"
+    make_trials(folder, TOTAL)
+    result = mitosis_hydra("index", "--trials-folder", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert f"Wrote {folder / 'index.html'}" in result.stdout
+    return folder
+
+
+def checked(trials: Path, tmp_path: Path) -> tuple[dict, str]:
+    """Run the check script in a copy of the page beside it; what it saw, and Chromium's log."""
+    page = trials / "checked.html"
+    page.write_text((trials / "index.html").read_text().replace("</body>", _CHECK + "</body>"))
+    try:
+        dom, stderr = browse(page, tmp_path, "--virtual-time-budget=120000", "--dump-dom")
+    finally:
+        page.unlink()
+    found = re.search(r'data-check="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&")), stderr
+
+
+def test_index_of_100000_trials_pages_sorts_and_filters_in_chromium(trials: Path, tmp_path: Path):
+    page = trials / "index.html"
+    assert page.stat().st_size <= MAX_PAGE
+    check, stderr = checked(trials, tmp_path)
+    assert console_messages(stderr) == []
+    rows = read_rows(trials)
+    sine = [row for row in rows if row.experiment == "sine"]
+    listed = ordered(sine, "maximize")
+    pages = math.ceil(len(sine) / PAGE_ROWS)
+    assert "timeout" not in check, check
+    assert check["total"] == "100,000"
+    assert check["shown"] == "100,000 of 100,000 trials shown"
+    assert check["newest"] == rows[-1].name  # the newest trial, first on the first screen
+    # Aggregated plots: a box per combination, no dot per trial.
+    assert (check["plots"], check["boxes"], check["dots"]) == (2, 23, 0)
+    assert check["first"] == PAGE_ROWS
+    assert check["same"], "the script renders rows unlike the page"
+    assert check["lastPage"] == str(pages)
+    assert check["lastRows"] == len(sine) - (pages - 1) * PAGE_ROWS
+    assert check["lastName"] == listed[-1].name
+    assert check["lastText"] == (
+        f"rows {(pages - 1) * PAGE_ROWS + 1:,}\N{EN DASH}{len(sine):,} of {len(sine):,}"
+    )
+    assert check["newestSine"] == sine[-1].name  # sorted by start over all its rows
+    failed = sum(row.status.value == "failed" for row in rows)
+    assert check["failed"] == f"{failed:,} of 100,000 trials shown" and check["failedRows"]
+
+
+def test_a_page_without_its_data_folder_says_so(trials: Path, tmp_path: Path):
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(trials / "index.html", alone / "index.html")  # copied without index-data/
+    script = (
+        '<script>document.querySelector(\'section[data-experiment="sine"] '
+        'button[data-go="last"]\').click();</script>'
+    )
+    page = alone / "index.html"
+    page.write_text(page.read_text().replace("</body>", script + "</body>"))
+    dom, _stderr = browse(page, tmp_path, "--virtual-time-budget=10000", "--dump-dom")
+    assert "Could not load index-data/" in dom
+    assert "the page was copied without its data folder" in dom
+    assert "run mitosis-hydra index" in dom
+
+
+def test_index_writes_replace_the_data_folder_whole(trials: Path):
+    data = trials / "index-data"
+    (data / "20200101T000000000000-1-abcd").mkdir()  # left by a run killed long ago
+    (data / "mine").mkdir()  # not ours: never touched
+    result = mitosis_hydra("index", "--trials-folder", str(trials))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in data.iterdir() if p.name != "mine") == [_named(trials)]
+    assert (data / "mine").is_dir()
+    (data / "mine").rmdir()
+    sizes = Counter(row.experiment for row in read_rows(trials)).values()
+    files = sum(math.ceil(n / CHUNK_ROWS) for n in sizes)
+    # Killed at any moment, the page on disk is whole and names a whole data folder.
+    for delay in (0.3, 0.9, 1.5):
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mitosis-hydra"), "index", "--trials-folder",
+             str(trials)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        text = (trials / "index.html").read_text()
+        assert text.endswith("</html>")
+        folder = data / _named(trials)
+        assert len(list(folder.glob("*.js"))) == files  # every data file of the page
+    result = mitosis_hydra("index", "--trials-folder", str(trials))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in data.iterdir()] == [_named(trials)]  # killed runs' leftovers gone
+    assert not list(trials.glob("index.html.*.tmp"))
+
+
+def _named(trials: Path) -> str:
+    """The data folder the page names."""
+    found = re.search(r'"data":"index-data/([^"]+)"', (trials / "index.html").read_text())
+    assert found
+    return found.group(1)
