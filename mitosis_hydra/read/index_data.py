@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -39,16 +39,14 @@ NOTEBOOK = "notebook.html"
 STATUSES = [status.value for status in TrialStatus]
 
 
-def ordered(rows: Sequence[IndexRow], goal: str) -> list[IndexRow]:
-    """An experiment's rows as its table lists them first: finished trials best first by
-    the goal, then the others, oldest first (rows come oldest first)."""
+def order(rows: Sequence[IndexRow], goal: str) -> list[int]:
+    """The positions of an experiment's rows as its table lists them first: finished
+    trials best first by the goal, then the others, oldest first (rows come oldest first)."""
     finished = TrialStatus.FINISHED
     values = [finite(row.main) if row.status is finished else None for row in rows]
     scored = [(value, i) for i, value in enumerate(values) if value is not None]
     scored.sort(key=itemgetter(0), reverse=goal != "minimize")  # stable: oldest first
-    return [rows[i] for _value, i in scored] + [
-        row for row, value in zip(rows, values, strict=True) if value is None
-    ]
+    return [i for _value, i in scored] + [i for i, value in enumerate(values) if value is None]
 
 
 def shown(value: Any) -> Any:
@@ -118,10 +116,17 @@ class Tables:
 
 
 def encode(
-    rows: Sequence[IndexRow], metrics: Sequence[str], tables: Tables, notebooks: Notebooks
+    rows: Sequence[IndexRow],
+    positions: Sequence[int],
+    metrics: Sequence[str],
+    tables: Tables,
+    notebooks: Notebooks,
 ) -> list[list[Any]]:
-    """The rows as data, a column per field (see the module's docstring): a list
-    comprehension per column costs a fraction of building a list per row."""
+    """The rows as data, a column per field (see the module's docstring), in the order of
+    `positions`. Columns are made in the rows' own order, then put in that one: a list
+    comprehension per column costs a fraction of a list per row, and reading 100,000
+    rows in the order they were made, not a shuffled one, a third."""
+    take = _taker(positions)
     status_index = {status: i for i, status in enumerate(TrialStatus)}
     combo_of: dict[int, int] = {}  # id of a row's variants dict -> its index (rows share them)
     for row in rows:
@@ -134,7 +139,7 @@ def encode(
         map(attrgetter("main"), rows), *([row.metrics.get(m) for row in rows] for m in metrics)
     )]  # fmt: skip
     field = attrgetter
-    return [
+    columns = [
         list(map(field("name"), rows)),
         list(map(field("key"), rows)),
         [status_index[status] for status in map(field("status"), rows)],
@@ -151,6 +156,18 @@ def encode(
         [None if row.sweep is None else sweeps[row.sweep] for row in rows],
         [row.reproduction_of for row in rows],
     ]
+    return (
+        [take(c) for c in columns[:5]]
+        + [[take(m) for m in columns[5]]]
+        + [take(c) for c in columns[6:]]
+    )
+
+
+def _taker(positions: Sequence[int]) -> Callable[[list[Any]], list[Any]]:
+    if len(positions) == 1:  # itemgetter of one position gives the item, not a tuple
+        return lambda column: [column[positions[0]]]
+    pick = itemgetter(*positions)
+    return lambda column: list(pick(column))
 
 
 def rows_from(columns: list[list[Any]], start: int, stop: int) -> list[list[Any]]:

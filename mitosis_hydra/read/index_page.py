@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import gc
 import html
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import quote
 
@@ -35,7 +37,7 @@ from mitosis_hydra.read.index_data import (
     chunk_files,
     encode,
     inline,
-    ordered,
+    order,
     rows_from,
 )
 from mitosis_hydra.read.index_plot import svg_plot
@@ -160,16 +162,14 @@ def build_index(
     sections, experiments, files = [], [], {}
     for number, experiment in enumerate(sorted(by_experiment)):
         chosen, goal = by_experiment[experiment], bests[experiment].goal
-        listed = ordered(chosen, goal)
-        parameters = sorted({group for combo in _combos(chosen) for group in combo})
-        columns = encode(listed, metrics[experiment], tables, notebooks)
+        positions = order(chosen, goal)
+        top = chosen[positions[0]]
+        combos = _combos(chosen)
+        parameters = sorted({group for combo in combos for group in combo})
+        columns = encode(chosen, positions, metrics[experiment], tables, notebooks)
         files.update(chunk_files(number, columns))
         encoded = rows_from(columns, 0, PAGE_ROWS)
-        best = (
-            bool(listed)
-            and listed[0].status is TrialStatus.FINISHED
-            and (numeric(listed[0].main) is not None)
-        )
+        best = top.status is TrialStatus.FINISHED and numeric(top.main) is not None
         first = [
             row_html(row, parameters, tables.combo_list, links, best and i == 0)
             for i, row in enumerate(encoded)
@@ -177,7 +177,9 @@ def build_index(
         head = header(parameters, metrics[experiment])
         sections.append(_section(experiment, number, chosen, goal, head, first))
         experiments.append(
-            _experiment_data(experiment, chosen, parameters, metrics[experiment], encoded, best)
+            _experiment_data(
+                experiment, chosen, combos, parameters, metrics[experiment], encoded, best
+            )
         )
     data_block = {
         "data": quote(data) if files else None,
@@ -220,15 +222,14 @@ def _metric_names(rows: Sequence[IndexRow]) -> list[str]:
 def _experiment_data(
     name: str,
     rows: list[IndexRow],
+    combos: list[dict[str, str]],
     parameters: list[str],
     metrics: list[str],
     encoded: list[list],
     best: bool,
 ) -> dict:
     """What the script knows of an experiment before loading any of its files."""
-    counts = {status: 0 for status in STATUSES}
-    for row in rows:
-        counts[row.status.value] += 1
+    counts = Counter(map(attrgetter("status"), rows))
     return {
         "name": name,
         "params": parameters,
@@ -236,14 +237,14 @@ def _experiment_data(
         "total": len(rows),
         "best": best,
         "first": encoded,
-        "statuses": [counts[status] for status in STATUSES],
-        "variants": sorted({f"{g}={n}" for c in _combos(rows) for g, n in c.items()}),
+        "statuses": [counts[status] for status in TrialStatus],
+        "variants": sorted({f"{g}={n}" for c in combos for g, n in c.items()}),
     }
 
 
 def _combos(rows: Sequence[IndexRow]) -> list[dict[str, str]]:
     """The variant dicts of these rows, once each (rows of one combination share one)."""
-    return list({id(row.variants): row.variants for row in rows}.values())
+    return list({id(v): v for v in map(attrgetter("variants"), rows)}.values())
 
 
 def _section(

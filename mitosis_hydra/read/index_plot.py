@@ -49,8 +49,9 @@ def svg_plot(records: Sequence[Plotted], goal: str = "maximize") -> str:
     """Main metric per variant combination: the mean (bar), and the finished trials
     (dots) or their spread (box and whiskers) when there are more than `DOTS`."""
     groups: dict[int, tuple[Combo, list[tuple[float, Plotted]]]] = {}
+    finished = TrialStatus.FINISHED  # an enum member read once, not per trial
     for record in records:
-        if record.status is not TrialStatus.FINISHED:
+        if record.status is not finished:
             continue
         value = record.main
         value = value if type(value) is float and value - value == 0 else numeric(value)
@@ -68,9 +69,8 @@ def svg_plot(records: Sequence[Plotted], goal: str = "maximize") -> str:
         points.sort(key=itemgetter(0))
     differing, _constant = split_parameters([dict(combo) for combo in merged])
 
-    def mean(combo: Combo) -> float:
-        return math.fsum(v for v, _r in merged[combo]) / len(merged[combo])
-
+    means = {c: math.fsum(map(itemgetter(0), points)) / len(points) for c, points in merged.items()}
+    mean = means.__getitem__
     combos = sorted(sorted(merged), key=mean, reverse=goal != "minimize")
     drawn, rest = combos[:MAX_ROWS], combos[MAX_ROWS:]
     labels = [_label_lines(combo, differing) for combo in drawn]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from urllib.parse import quote
 
 from mitosis_hydra.core.records import TrialStatus
@@ -49,28 +51,35 @@ def best_combination(rows: Sequence[IndexRow], goal: str) -> Best:
     for variants, values in by_dict.values():
         mains.setdefault(tuple(sorted(variants.items())), []).extend(values)
     differing, _constant = split_parameters([dict(combo) for combo in mains])
-    best: tuple[float, tuple, Stats] | None = None
+    best: tuple[float, tuple] | None = None
     for combo in sorted(mains):
-        stats = summarize(mains[combo])
-        if stats is None or math.isnan(stats.mean):
+        mean = _mean(mains[combo])
+        if mean is None or math.isnan(mean):
             continue
-        score = stats.mean if goal == "minimize" else -stats.mean
+        score = mean if goal == "minimize" else -mean
         if best is None or score < best[0]:
-            best = (score, combo, stats)
+            best = (score, combo)
     if best is None:
         return Best(goal, differing, {}, None, 0)
-    _score, combo, stats = best
-    return Best(goal, differing, dict(combo), stats, len(mains[combo]))
+    combo = best[1]
+    return Best(goal, differing, dict(combo), summarize(mains[combo]), len(mains[combo]))
+
+
+def _mean(values: list) -> float | None:
+    """summarize(values).mean, without the rest of it for the usual finite floats."""
+    numbers = [v for v in values if v is not None]
+    if numbers and all(type(v) is float and v - v == 0 for v in numbers):
+        return math.fsum(numbers) / len(numbers)  # as statistics.fmean
+    stats = summarize(values)
+    return None if stats is None else stats.mean
 
 
 def summary(rows: Sequence[IndexRow], now: datetime) -> str:
-    counts = {status: 0 for status in TrialStatus}
-    for row in rows:
-        counts[row.status] += 1
+    counts = Counter(map(attrgetter("status"), rows))
     badges = " ".join(
-        f'<span class="status s-{status.value}">{n:,} {status.value}</span>'
-        for status, n in counts.items()
-        if n
+        f'<span class="status s-{status.value}">{counts[status]:,} {status.value}</span>'
+        for status in TrialStatus
+        if counts[status]
     )
     return (
         f'<p><span id="total">{len(rows):,}</span> trials: {badges or "none yet"} '
@@ -124,10 +133,10 @@ def filters(rows: Sequence[IndexRow], by_experiment: Mapping[str, list[IndexRow]
             f"{options}</select></label>"
         )
 
-    combos = {id(r.variants): r.variants for r in rows}.values()
+    combos = {id(variants): variants for variants in map(attrgetter("variants"), rows)}.values()
     parts = [
         select("experiment", sorted(by_experiment)),
-        select("status", sorted({r.status.value for r in rows})),
+        select("status", sorted(status.value for status in set(map(attrgetter("status"), rows)))),
         select("variant", sorted({f"{g}={n}" for c in combos for g, n in c.items()})),
     ]
     sweeps = sorted({r.sweep for r in rows if r.sweep})
