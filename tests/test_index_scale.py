@@ -19,14 +19,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from many_trials import make_trials
 from test_index import browse, console_messages
 
+from mitosis_hydra.core.records import TrialRecord, TrialStatus
 from mitosis_hydra.read.index_data import CHUNK_ROWS, PAGE_ROWS, order
-from mitosis_hydra.read.index_rows import read_rows
+from mitosis_hydra.read.index_page import build_index, render_index
+from mitosis_hydra.read.index_rows import read_rows, rows_of
 
 TOTAL = 100_000
 MAX_PAGE = 2_000_000  # bytes: what a browser opens at once
@@ -185,3 +188,60 @@ def _named(trials: Path) -> str:
     found = re.search(r'"data":"index-data/([^"]+)"', (trials / "index.html").read_text())
     assert found
     return found.group(1)
+
+
+def _record(n: int, main, **metrics) -> TrialRecord:
+    return TrialRecord(
+        key=f"k{n:09d}",
+        experiment="e",
+        name=f"e-{n}",
+        iteration=n,
+        status=TrialStatus.FINISHED if main is not None else TrialStatus.FAILED,
+        seed=n,
+        commit="abcdef1234",
+        variants={"a": f"v{n % 3}"},
+        started_at=datetime(2026, 1, 5, tzinfo=UTC) + timedelta(seconds=n),
+        folder=Path("/t") / f"e-{n}",
+        notebook=Path("/t") / f"e-{n}" / "notebook.html",
+        main=main,
+        metrics=metrics,
+        wall_time=n * 0.25,
+    )
+
+
+TRICKY = [0.1, 1e-05, 123456.0, 1234567.0, -0.0, 1e16, 2.5e-07, 99999.95, 3, 10**20, True,
+          "text", float("nan"), float("inf"), None, [1, 2], -1.5e-300]  # fmt: skip
+
+
+def test_the_script_prints_every_value_as_the_page_does(tmp_path: Path):
+    records = [_record(n, value, m=value) for n, value in enumerate(TRICKY)]
+    page = tmp_path / "index.html"
+    text = render_index(records, Path("/t"), title="T", missing={"k000000002"})
+    script = (
+        "<script>function sign(){return Array.prototype.map.call(document.querySelectorAll("
+        "'tbody tr'),function(r){return r.outerHTML.replace(/ data-v=\"[^\"]*\"/g,'');});}"
+        "var before=sign(),s=document.getElementById('f-status');s.value='';"
+        "s.dispatchEvent(new Event('change'));document.body.setAttribute('data-same',"
+        "JSON.stringify(before)===JSON.stringify(sign())?'yes':JSON.stringify([before,sign()]));"
+        "</script>"
+    )
+    page.write_text(text.replace("</body>", script + "</body>"))
+    dom, stderr = browse(page, tmp_path, "--dump-dom")
+    assert console_messages(stderr) == []
+    assert 'data-same="yes"' in dom, dom[dom.find("data-same") :][:3000]
+    assert ">1e-05<" in dom and ">1.23457e+06<" in dom and ">nan<" in dom and ">True<" in dom
+
+
+def test_a_table_longer_than_a_page_keeps_its_first_page_and_files_the_rest():
+    records = [_record(n, float(n)) for n in range(PAGE_ROWS * 2 + 5)]
+    text, files = build_index(rows_of(records, Path("/t")), Path("/t"), Path("/t"), title="T")
+    assert text.count("<tr class=best") == 1 and text.count('<tr data-status="finished"') == 49
+    assert list(files) == ["0-0.js"]  # one experiment, one chunk of all its rows
+    chunk = files["0-0.js"]
+    assert chunk.startswith("mitosisIndexChunk(0,0,[[") and chunk.endswith(");\n")
+    names = json.loads(chunk[len("mitosisIndexChunk(0,0,") : -len(");\n")])[0]
+    assert names == [f"e-{n}" for n in reversed(range(PAGE_ROWS * 2 + 5))]  # best first
+    assert "rows 1–50 of 105" in text and 'data-go="last"' in text
+    few, none = build_index(rows_of(records[:PAGE_ROWS], Path("/t")), Path("/t"), Path("/t"),
+                            title="T")  # fmt: skip
+    assert none == {} and '<div class="pager">' not in few  # one page: no files, no pager
