@@ -11,7 +11,7 @@ same rows for records already in hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,20 +76,18 @@ def _decoded(fetched: list[Any]) -> list[IndexRow]:
     return list(
         map(
             IndexRow, key, experiment, name, map(statuses.__getitem__, status), seed,
-            map(combos.__getitem__, variants), started, wall, map(_main, main),
-            [_DECODE(text)[0] for text in metrics], notebook, reproduction_of, sweep,
+            map(combos.__getitem__, variants), started, wall, _column(main),
+            _column(metrics), notebook, reproduction_of, sweep,
         )
     )  # fmt: skip
 
 
-def _main(text: str) -> Any:
-    """A stored `main`: nearly always a float, which float() reads 3× faster than JSON."""
-    if text[:1] in "-0123456789" and "." in text:
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    return _DECODE(text)[0]
+def _column(texts: Sequence[str]) -> list[Any]:
+    """A JSON column's values: one `json.loads` of them all, a third quicker than one each."""
+    try:
+        return json.loads(f"[{','.join(texts)}]")
+    except ValueError:  # a text that is not JSON on its own: each decoded alone, as rows.py does
+        return [_DECODE(text)[0] for text in texts]
 
 
 def rows_of(records: Iterable[TrialRecord], trials_folder: Path | None = None) -> list[IndexRow]:
