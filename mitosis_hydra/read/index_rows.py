@@ -53,10 +53,14 @@ def read_rows(trials_folder: Path, db: str | None = None) -> list[IndexRow]:
         c.wall_time, c.main, c.metrics, c.notebook, c.reproduction_of, c.sweep,
     ).order_by(c.started_at, c.key)  # fmt: skip
     with store.read() as conn:  # the driver's own cursor: plain tuples, no Row objects
+        sql = str(query.compile(dialect=conn.dialect))
+        driver_error = conn.dialect.loaded_dbapi.Error
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            cursor.execute(str(query.compile(dialect=conn.dialect)))
+            cursor.execute(sql)
             fetched = cursor.fetchall()
+        except driver_error as error:  # as SQLAlchemy raises it: the store words it for users
+            raise sa.exc.DBAPIError.instance(sql, None, error, driver_error) from error
         finally:
             cursor.close()
     return _decoded(fetched)
