@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import shutil
 import signal
@@ -23,13 +24,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from many_trials import make_trials
+from many_trials import make_trials, record_base
 from test_index import browse, console_messages
+from test_store_postgres import postgres, url  # noqa: F401  (fixtures: a PostgreSQL store)
 
 from mitosis_hydra.core.records import TrialRecord, TrialStatus
 from mitosis_hydra.read.index_data import CHUNK_ROWS, PAGE_ROWS, order
-from mitosis_hydra.read.index_page import build_index, render_index
+from mitosis_hydra.read.index_page import build_index, render_index, write_index
 from mitosis_hydra.read.index_rows import read_rows, rows_of
+from mitosis_hydra.storage.store import TrialStore
 
 TOTAL = 100_000
 MAX_PAGE = 2_000_000  # bytes: what a browser opens at once
@@ -245,3 +248,13 @@ def test_a_table_longer_than_a_page_keeps_its_first_page_and_files_the_rest():
     few, none = build_index(rows_of(records[:PAGE_ROWS], Path("/t")), Path("/t"), Path("/t"),
                             title="T")  # fmt: skip
     assert none == {} and '<div class="pager">' not in few  # one page: no files, no pager
+
+
+def test_the_index_reads_a_store_on_postgres(tmp_path: Path, url: str):  # noqa: F811
+    store = TrialStore(tmp_path / "trials", url)
+    record_base(store, 2, random.Random(1))  # 2 trials of each of 23 combinations: one page
+    page = write_index(store.trials_folder, db=url)
+    text = page.read_text()
+    assert '<span id="total">46</span> trials' in text
+    names = {record.name for record in store.list_trials()}
+    assert all(f'<td class="trial">{name}</td>' in text for name in names)
