@@ -327,10 +327,12 @@ def store_scale(count: int, total: int) -> str:
 
 def scale_targets(quick: bool) -> str:
     """Issue 12's targets, each script in this folder measuring its own against its floor."""
+    import index_scale
     import long_sweep
     from targets import table as target_table
 
     rows = []
+    rows += index_scale.measure_targets(total=20_000 if quick else 100_000)
     rows += long_sweep.measure_targets(trials=20 if quick else 100)
     return target_table(rows)
 
