@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mitosis_hydra.core.records import TrialRecord, TrialStatus, VariantLock, VariantValue
+from mitosis_hydra.core.records import (
+    TrialRecord,
+    TrialStatus,
+    VariantLock,
+    VariantValue,
+    stored_record,
+)
 
 
 def dumps(value: Any) -> str:
@@ -19,7 +26,7 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=repr)
 
 
-def _decode(text: str) -> Any:
+def decode(text: str) -> Any:
     """JSON that this module wrote (no surrounding whitespace): a third of json.loads' cost."""
     return _RAW_DECODE(text)[0]
 
@@ -77,37 +84,56 @@ def outcome_values(record: TrialRecord, trials_folder: Path) -> dict[str, Any]:
 
 
 def row_record(row: Any, trials_folder: Path) -> TrialRecord:
-    """A `trials` row (all columns, in the table's order) as a TrialRecord."""
+    """A `trials` row (all columns, in the table's order) as a TrialRecord.
+
+    Its JSON columns and paths are decoded when first read (see records.stored_record):
+    most readers of 100,000 records look at a few fields of each.
+    """
     # Unpacked by position (the order of schema.trials' columns): reading a
     # Row's fields by name costs more than decoding them, over 100,000 rows.
-    (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
-     finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
+    (key, experiment, name, _combo, iteration, status, seed, commit, _variants, started_at,
+     finished_at, wall_time, cpu_time, _main, _metrics, _folder, _notebook, host, error,
      reproduction_of, pid, pid_start, heartbeat_at, sweep) = row  # fmt: skip
-    return TrialRecord(
-        key=key,
-        experiment=experiment,
-        name=name,
-        iteration=iteration,
-        status=TrialStatus(status),
-        seed=seed,
-        commit=commit,
-        variants=_decode(variants),
-        started_at=datetime.fromisoformat(started_at),
-        folder=trials_folder / folder,
-        notebook=trials_folder / notebook if notebook else None,
-        finished_at=datetime.fromisoformat(finished_at) if finished_at else None,
-        main=_decode(main),
-        metrics=_decode(metrics),
-        wall_time=wall_time,
-        cpu_time=cpu_time,
-        host=host or "",
-        error=error,
-        reproduction_of=reproduction_of,
-        pid=pid,
-        pid_start=pid_start,
-        heartbeat_at=datetime.fromisoformat(heartbeat_at) if heartbeat_at else None,
-        sweep=sweep,
+    return stored_record(
+        {
+            "key": key,
+            "experiment": experiment,
+            "name": name,
+            "iteration": iteration,
+            "status": _STATUS.get(status) or TrialStatus(status),
+            "seed": seed,
+            "commit": commit,
+            "started_at": _datetime(started_at),
+            "finished_at": _datetime(finished_at) if finished_at else None,
+            "wall_time": wall_time,
+            "cpu_time": cpu_time,
+            "host": host or "",
+            "error": error,
+            "reproduction_of": reproduction_of,
+            "pid": pid,
+            "pid_start": pid_start,
+            "heartbeat_at": _datetime(heartbeat_at) if heartbeat_at else None,
+            "sweep": sweep,
+        },
+        partial(_stored_field, row, trials_folder),
     )
+
+
+_STATUS = {status.value: status for status in TrialStatus}
+_datetime = datetime.fromisoformat
+# Positions of the columns a record decodes when first read (see row_record).
+_JSON_COLUMNS = {"variants": 8, "main": 13, "metrics": 14}
+_FOLDER, _NOTEBOOK = 15, 16
+
+
+def _stored_field(row: Any, trials_folder: Path, name: str) -> Any:
+    """The value of field `name` of the record of `row` (a JSON column or a path)."""
+    if name in _JSON_COLUMNS:
+        return decode(row[_JSON_COLUMNS[name]])
+    if name == "folder":
+        return trials_folder / row[_FOLDER]
+    notebook = row[_NOTEBOOK]
+    return trials_folder / notebook if notebook else None
 
 
 def lock_row(
@@ -138,3 +164,58 @@ def row_lock(row: Any, first_trial: str | None = None) -> VariantLock:
         first_trial=first_trial or row.first_trial,
         locked_at=datetime.fromisoformat(row.locked_at),
     )
+
+
+def row_json(row: Any, trials_folder: str) -> str:
+    """`json.dumps(row_record(row, Path(trials_folder)).to_json())`, without the record.
+
+    For `list --json` of 100,000 trials. The JSON columns are written as stored, and
+    the times too: this module wrote them with json.dumps and isoformat, so decoding
+    and encoding again gives the same text. The rest is formatted as json.dumps
+    formats it (tests/test_reading.py checks that both agree).
+    """
+    (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
+     finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
+     reproduction_of, pid, pid_start, heartbeat_at, sweep) = row  # fmt: skip
+    if status not in _STATUS:
+        TrialStatus(status)  # the ValueError row_record raises
+    s, null = _string, "null"
+    return (
+        f'{{"key": {s(key)}, "experiment": {s(experiment)}, "name": {s(name)}, '
+        f'"iteration": {iteration:d}, "status": {s(status)}, "main": {main}, '
+        f'"metrics": {metrics}, "seed": {seed:d}, "commit": {s(commit)}, '
+        f'"variants": {variants}, '
+        f'"notebook": {s(_joined(trials_folder, notebook)) if notebook else null}, '
+        f'"folder": {s(_joined(trials_folder, folder))}, "started_at": {s(started_at)}, '
+        f'"finished_at": {s(finished_at) if finished_at else null}, '
+        f'"wall_time": {_number(wall_time)}, "cpu_time": {_number(cpu_time)}, '
+        f'"host": {s(host or "")}, "error": {null if error is None else s(error)}, '
+        f'"reproduction_of": {null if reproduction_of is None else s(reproduction_of)}, '
+        f'"pid": {null if pid is None else f"{pid:d}"}, '
+        f'"pid_start": {null if pid_start is None else s(pid_start)}, '
+        f'"heartbeat_at": {s(heartbeat_at) if heartbeat_at else null}, '
+        f'"sweep": {null if sweep is None else s(sweep)}}}'
+    )
+
+
+_string = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it
+_INFINITY = float("inf")
+
+
+def _number(value: float | None) -> str:
+    """None or a float as json.dumps writes it (NaN as NaN, ±inf as ±Infinity)."""
+    if value is None:
+        return "null"
+    if value != value:
+        return "NaN"
+    if value == _INFINITY or value == -_INFINITY:
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _joined(folder: str, stored: str) -> str:
+    """`str(Path(folder) / stored)` for a stored path (a trial name, `name/notebook.html`)."""
+    odd = stored.startswith(("/", "./")) or stored.endswith(("/", "/.")) or stored == "."
+    if odd or "//" in stored or "/./" in stored or folder.endswith("/"):
+        return str(Path(folder) / stored)
+    return f"{folder}/{stored}"
