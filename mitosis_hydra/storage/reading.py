@@ -8,7 +8,7 @@ server, a URL with options, a file that needs a migration first, which the
 engine makes). The SQL is the same text for both: named parameters (`:name`),
 and `commit`, a keyword on servers, quoted. A `running` trial whose driver is
 gone is closed as `lost` before any listing (trials.detect_lost, with SQLAlchemy:
-it writes); with no `running` trial, nothing but `sqlite3` is imported.
+it writes); unless one is, nothing but `sqlite3` is imported.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from mitosis_hydra.core.errors import StoreError
 from mitosis_hydra.core.records import TrialRecord, TrialStatus
 from mitosis_hydra.core.trial_list import PAGE_SIZE, TrialList, collector_paused
+from mitosis_hydra.storage import liveness
 from mitosis_hydra.storage.engine import Database, driver_message, sqlite_readers
 from mitosis_hydra.storage.rows import decode, row_json, row_record
 
@@ -171,11 +172,7 @@ def scan(
     for rows in select_in_chunks(db, sql, params):
         with collector_paused():
             found = [row_record(row, folder) for row in rows if row[0] in keys]
-        if any(record.status is TrialStatus.RUNNING for record in found):
-            from mitosis_hydra.storage.trials import detect_lost
-
-            found = detect_lost(db, found)
-        yield from found
+        yield from _checked(db, found)
 
 
 def newest(
@@ -217,6 +214,8 @@ def matching_keys(
     variants: Variants = (),
 ) -> list[str]:
     """The keys of the trials these filters keep, oldest first."""
+    if not db.exists():
+        return []
     clause, params = where(experiment, status, sweep)
     if not variants:
         return [
@@ -262,8 +261,15 @@ def json_lines(
 
 def records(db: Database, keys: Sequence[str]) -> list[TrialRecord]:
     """The records of these keys, in this order, those whose driver is gone closed as `lost`."""
-    found = records_of(db, keys)
+    return _checked(db, records_of(db, keys))
+
+
+def _checked(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
+    """These records, those `running` without a living driver closed as `lost` (a write,
+    through SQLAlchemy: trials.detect_lost; only then is it imported)."""
     if not any(record.status is TrialStatus.RUNNING for record in found):
+        return found
+    if not any(liveness.lost_reasons(found)):
         return found
     from mitosis_hydra.storage.trials import detect_lost
 
@@ -297,9 +303,5 @@ def running_records(db: Database) -> list[TrialRecord]:
 
 def close_lost(db: Database) -> list[TrialRecord]:
     """Close every `running` trial whose driver is gone as `lost`; return those."""
-    running = running_records(db)
-    if not running:
-        return []
-    from mitosis_hydra.storage.trials import detect_lost
-
-    return [r for r in detect_lost(db, running) if r.status is TrialStatus.LOST]
+    checked = _checked(db, running_records(db))
+    return [record for record in checked if record.status is TrialStatus.LOST]

@@ -188,20 +188,14 @@ def detect_lost(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
     """These records, those `running` without a living driver closed as `lost`."""
     if not any(r.status is TrialStatus.RUNNING for r in found):
         return found
-    now, host, max_age = liveness.now(), liveness.this_host(), liveness.lost_after()
-    checked = []
-    for record in found:
-        reason = record.status is TrialStatus.RUNNING and liveness.lost_reason(
-            host=record.host,
-            pid=record.pid,
-            pid_start=record.pid_start,
-            heartbeat_at=record.heartbeat_at or record.started_at,
-            now=now,
-            local_host=host,
-            max_age=max_age,
-        )
-        checked.append(_mark_lost(db, record, reason, now, host) if reason else record)
-    return checked
+    reasons = liveness.lost_reasons(found)
+    if not any(reasons):
+        return found
+    now, host = liveness.now(), liveness.this_host()
+    return [
+        _mark_lost(db, record, reason, now, host) if reason else record
+        for record, reason in zip(found, reasons, strict=True)
+    ]
 
 
 def _mark_lost(
