@@ -12,6 +12,7 @@ import json
 import math
 import os
 import pickle
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -244,3 +245,22 @@ def test_reading_a_folder_without_a_database_writes_none(
     assert main(["compare", "--trials-folder", str(folder), "--json"]) == 0
     assert capsys.readouterr().out.strip() == "[]"
     assert list(folder.iterdir()) == []
+
+
+def test_compare_merges_two_texts_of_one_combination_in_listing_order(folder: Path) -> None:
+    """A variants column written another way (an older writer, a hand edit) is the same
+    combination: its trials join the group in listing order, as compare_records has them."""
+    with sqlite3.connect(folder / DB_FILENAME) as conn:
+        conn.execute(
+            "INSERT INTO trials SELECT 'otherkey01', experiment, name || '-copy', combo, "
+            'iteration + 100, status, seed, "commit", \'{"amplitude":"big"}\', '
+            "'2026-01-01T00:00:30+00:00', finished_at, wall_time, cpu_time, '41.5', metrics, "
+            "folder, notebook, host, error, reproduction_of, pid, pid_start, heartbeat_at, "
+            "sweep FROM trials WHERE variants LIKE '%big%' AND status = 'finished' "
+            "ORDER BY started_at LIMIT 1"
+        )
+    records = TrialStore(folder).list_trials()
+    whole = compare_records(records, experiment_goals(records), "main")
+    fast = compare_trials(folder, status=None)
+    assert [json.dumps(c.to_json()) for c in fast] == [json.dumps(c.to_json()) for c in whole]
+    assert any("otherkey01" in row.keys for c in fast for row in c.rows)

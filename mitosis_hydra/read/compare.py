@@ -14,8 +14,8 @@ import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import repeat
-from operator import mul
+from itertools import compress, repeat
+from operator import is_, mul
 from typing import Any
 
 from mitosis_hydra.core.records import TrialRecord
@@ -101,7 +101,10 @@ def summarize(values: Iterable[Any]) -> Stats | None:
     NaN and ±inf count, and show in the result as IEEE arithmetic has them (a NaN
     makes the group's mean NaN): a blank cell would hide that a trial gave one.
     """
-    numbers = [float(v) for v in values if type(v) in _PLAIN_NUMBERS or _real(v)]
+    values = list(values)
+    numbers = list(compress(values, map(is_, map(type, values), repeat(float))))
+    if len(numbers) < len(values):  # not all floats: ints, None, text, bools (C loops above)
+        numbers = [float(v) for v in values if type(v) in _PLAIN_NUMBERS or _real(v)]
     if not numbers:
         return None
     if all(map(math.isfinite, numbers)):
@@ -222,7 +225,10 @@ def _compare_one(
 
 def metric_names_of(groups: Iterable[Group]) -> set[str]:
     """Every metric name any trial of these groups has."""
-    return {name for group in groups for metrics in group.metrics for name in metrics}
+    names: set[str] = set()
+    for group in groups:
+        names.update(*group.metrics)
+    return names
 
 
 def _comparable(value: float) -> bool:
@@ -244,7 +250,7 @@ def _sort_key(row: ComparisonRow, sort: str, goal: str) -> tuple[bool, float]:
 def _row(variants: dict[str, str], group: Group, metrics: list[str]) -> ComparisonRow:
     stats = {}
     for name in metrics:
-        summary = summarize([values.get(name) for values in group.metrics])
+        summary = summarize(map(dict.get, group.metrics, repeat(name)))
         if summary is not None:
             stats[name] = summary
     return ComparisonRow(

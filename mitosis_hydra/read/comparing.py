@@ -12,7 +12,9 @@ may hold NaN, ±inf, text or booleans, and the means and deviations are exact.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from mitosis_hydra.core.errors import UsageError
 from mitosis_hydra.core.records import TrialStatus
@@ -23,9 +25,9 @@ from mitosis_hydra.read.goal import folder_goal
 from mitosis_hydra.read.listing import no_such_sweep
 from mitosis_hydra.storage import reading
 from mitosis_hydra.storage.engine import Database
-from mitosis_hydra.storage.rows import decode
+from mitosis_hydra.storage.rows import decode, decode_all
 
-_COLUMNS = "experiment, variants, key, seed, main, metrics, folder"
+_COLUMNS = "experiment, variants, key, seed, main, metrics, started_at, folder"
 
 
 def compare_trials(
@@ -90,30 +92,50 @@ def read_groups(
 ) -> tuple[dict[str, dict[Combination, Group]], dict[str, str]]:
     """The trials these filters keep, grouped (experiment → combination → Group), and
     each experiment's goal, read from the config of its newest trial among them."""
-    groups: dict[str, dict[Combination, Group]] = {}
-    newest: dict[str, str] = {}  # experiment → folder of its newest trial
     if not db.exists():
-        return groups, {}
+        return {}, {}
     reading.close_lost(db)
-    clause, params = reading.where(experiment, status, sweep)
+    clause, params = reading.where_in_order(db, experiment, status, sweep)
     sql = f"SELECT {_COLUMNS} FROM trials{clause} ORDER BY {reading.ORDER}"
-    combos: dict[str, tuple[bool, Combination]] = {}  # variants text → (kept?, combination)
+    buckets: dict[tuple[str, str], list[Any]] = {}  # (experiment, variants text) → rows
     with collector_paused():  # 100,000 metric dicts that all stay alive
         for rows in reading.select_in_chunks(db, sql, params):
-            for name, variants_text, key, seed, main, metrics, folder in rows:
-                found = combos.get(variants_text)
-                if found is None:
-                    found = combos[variants_text] = _combination(variants_text, variants)
-                if not found[0]:
-                    continue
-                by_combo = groups.get(name) or groups.setdefault(name, {})
-                group = by_combo.get(found[1]) or by_combo.setdefault(found[1], Group())
-                group.add(key, seed, decode(main), decode(metrics))
-                newest[name] = folder  # rows come oldest first: the last is the newest
-    goals = {name: folder_goal(db.trials_folder / folder) for name, folder in newest.items()}
-    return groups, goals
+            for row in rows:
+                bucket = buckets.get(row[:2])
+                if bucket is None:
+                    bucket = buckets[row[:2]] = []
+                bucket.append(row)
+        kept: dict[tuple[str, Combination], list[Any]] = {}
+        for (name, text), rows in buckets.items():
+            combo = _combination(text, variants)
+            if combo is None:
+                continue
+            same = kept.get((name, combo))  # another text of the same variants: merge in order
+            kept[name, combo] = rows if same is None else sorted(same + rows, key=_LISTING_ORDER)
+        return _grouped(kept, db.trials_folder)
 
 
-def _combination(text: str, variants: reading.Variants) -> tuple[bool, Combination]:
+_LISTING_ORDER = itemgetter(6, 2)  # (started_at, key) of a row of _COLUMNS
+
+
+def _combination(text: str, variants: reading.Variants) -> Combination | None:
+    """The sorted variants of a variants text, or None if they lack one of `variants`."""
     chosen = decode(text)
-    return reading.has_variants(chosen, variants), tuple(sorted(chosen.items()))
+    return tuple(sorted(chosen.items())) if reading.has_variants(chosen, variants) else None
+
+
+def _grouped(
+    buckets: dict[tuple[str, Combination], list[Any]], trials_folder: Path
+) -> tuple[dict[str, dict[Combination, Group]], dict[str, str]]:
+    """The rows of each (experiment, combination) as a Group, and each experiment's goal
+    (read from the config of its newest trial: rows come oldest first)."""
+    groups: dict[str, dict[Combination, Group]] = {}
+    newest: dict[str, tuple[str, str, str]] = {}  # experiment → (started, key, folder)
+    for (name, combo), rows in buckets.items():
+        _names, _texts, keys, seeds, mains, metrics, started, folders = zip(*rows, strict=True)
+        group = Group(list(keys), list(seeds), decode_all(mains), decode_all(metrics))
+        groups.setdefault(name, {})[combo] = group
+        last = (started[-1], keys[-1], folders[-1])
+        newest[name] = max(newest.get(name, last), last)
+    goals = {name: folder_goal(trials_folder / folder) for name, (*_, folder) in newest.items()}
+    return groups, goals

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,27 @@ def where(
     return (f" WHERE {clause}" if clause else ""), params
 
 
+def where_in_order(
+    db: Database,
+    experiment: str | None = None,
+    status: str | TrialStatus | None = None,
+    sweep: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """`where`, for reading whole rows in listing order. On SQLite, a status most trials
+    have (`finished`) is checked row by row along the started_at index, instead of
+    finding its rows through the status index and sorting them all (a quarter of
+    the time of reading 100,000): without statistics SQLite takes the status index."""
+    clause, params = where(experiment, status, sweep)
+    if status is None or _sqlite(db) is None:
+        return clause, params
+    [(common,)] = select(
+        db,
+        "SELECT (SELECT count(*) FROM trials WHERE status = :status) * 4 > count(*) FROM trials",
+        {"status": params["status"]},
+    )
+    return (clause.replace("status = :status", "+status = :status") if common else clause), params
+
+
 def list_trials(
     db: Database,
     *,
@@ -159,14 +180,16 @@ def list_trials(
     close_lost(db)
     clause, params = where(experiment, status, sweep)
     keys = select(db, f"SELECT key FROM trials{clause} ORDER BY {ORDER}", params)
-    return TrialList([key for (key,) in keys], fetch, partial(scan, db, clause, params))
+    in_order = partial(where_in_order, db, experiment, status, sweep)
+    return TrialList([key for (key,) in keys], fetch, partial(scan, db, in_order))
 
 
 def scan(
-    db: Database, clause: str, params: dict[str, Any], keys: set[str]
+    db: Database, filters: Callable[[], tuple[str, dict[str, Any]]], keys: set[str]
 ) -> Iterator[TrialRecord]:
-    """Every record the listing query `clause` finds now whose key is in `keys`, oldest
+    """Every record the listing's `filters` find now whose key is in `keys`, oldest
     first, in one ordered pass (how a TrialList is iterated)."""
+    clause, params = filters()
     sql = f"SELECT {ALL_COLUMNS} FROM trials{clause} ORDER BY {ORDER}"
     folder = db.trials_folder
     for rows in select_in_chunks(db, sql, params):
@@ -251,7 +274,7 @@ def json_lines(
             for row in _rows_of(db, keys[start : start + PAGE_SIZE]):
                 yield row_json(row, folder)
         return
-    clause, params = where(experiment, status, sweep)
+    clause, params = where_in_order(db, experiment, status, sweep)
     sql = f"SELECT {ALL_COLUMNS} FROM trials{clause} ORDER BY {ORDER}"
     for rows in select_in_chunks(db, sql, params):
         for row in rows:
