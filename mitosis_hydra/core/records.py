@@ -151,13 +151,13 @@ class TrialRecord:
 
 
 class _Stored:
-    """A field of a record read from the database that is decoded when first read.
+    """A field of a record read from the database, decoded from its row when first read.
 
-    Iterating 100,000 records spent most of its time decoding three JSON columns
-    and making two Paths per record, for fields most readers never look at. A
-    record made by `stored_record` keeps those as stored and decodes each on its
-    first read (then keeps the value); one made by `TrialRecord(...)` holds every
-    value from the start. Both compare, copy, pickle and `replace` alike.
+    Iterating 100,000 records spent most of its time building them: three JSON
+    documents, three datetimes and two Paths each, for fields most readers never
+    look at. A record made by `stored_record` is its row, and decodes each field
+    on its first read (then keeps the value); one made by `TrialRecord(...)` holds
+    every value from the start. Both compare, copy, pickle and `replace` alike.
     """
 
     __slots__ = ("default", "name")
@@ -181,18 +181,15 @@ class _Stored:
         record.__dict__[self.name] = value
 
 
-# The fields a stored record decodes on first read; the dataclass's __init__ still sets them.
-STORED_FIELDS = ("variants", "folder", "notebook", "main", "metrics")
-for _name in STORED_FIELDS:
-    setattr(TrialRecord, _name, _Stored(_name, TrialRecord.__dataclass_fields__[_name].default))
+for _field in TrialRecord.__dataclass_fields__.values():  # __init__ sets them through it
+    setattr(TrialRecord, _field.name, _Stored(_field.name, _field.default))
 
 
-def stored_record(values: dict[str, Any], decode: Callable[[str], Any]) -> TrialRecord:
-    """A TrialRecord holding `values` (every field but STORED_FIELDS), whose STORED_FIELDS
-    `decode(name)` gives when first read (see `_Stored`; storage/rows.py makes them)."""
+def stored_record(decode: Callable[[str], Any]) -> TrialRecord:
+    """A TrialRecord whose every field `decode(name)` gives when first read (see _Stored;
+    storage/rows.py makes them from database rows)."""
     record = object.__new__(TrialRecord)
-    values["_decode"] = decode
-    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__dict__", {"_decode": decode})
     return record
 
 

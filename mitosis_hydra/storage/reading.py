@@ -17,6 +17,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -191,11 +192,8 @@ def scan(
     first, in one ordered pass (how a TrialList is iterated)."""
     clause, params = filters()
     sql = f"SELECT {ALL_COLUMNS} FROM trials{clause} ORDER BY {ORDER}"
-    folder = db.trials_folder
     for rows in select_in_chunks(db, sql, params):
-        with collector_paused():
-            found = [row_record(row, folder) for row in rows if row[0] in keys]
-        yield from _checked(db, found)
+        yield from _records(db, [row for row in rows if row[0] in keys])
 
 
 def newest(
@@ -284,7 +282,20 @@ def json_lines(
 
 def records(db: Database, keys: Sequence[str]) -> list[TrialRecord]:
     """The records of these keys, in this order, those whose driver is gone closed as `lost`."""
-    return _checked(db, records_of(db, keys))
+    return _records(db, _rows_of(db, keys))
+
+
+def _records(db: Database, rows: list[Any]) -> list[TrialRecord]:
+    """The records of these rows, checked for lost drivers if any is `running`."""
+    folder = db.trials_folder
+    with collector_paused():
+        found = [row_record(row, folder) for row in rows]
+    if TrialStatus.RUNNING.value in map(_STATUS_COLUMN, rows):
+        return _checked(db, found)
+    return found
+
+
+_STATUS_COLUMN = itemgetter(COLUMNS.index("status"))
 
 
 def _checked(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:

@@ -7,7 +7,7 @@ same value is always the same text (a resumed sweep compares `variants` as text)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -99,54 +99,69 @@ def outcome_values(record: TrialRecord, trials_folder: Path) -> dict[str, Any]:
 def row_record(row: Any, trials_folder: Path) -> TrialRecord:
     """A `trials` row (all columns, in the table's order) as a TrialRecord.
 
-    Its JSON columns and paths are decoded when first read (see records.stored_record):
+    Each field is decoded from the row when first read (see records.stored_record):
     most readers of 100,000 records look at a few fields of each.
     """
-    # Unpacked by position (the order of schema.trials' columns): reading a
-    # Row's fields by name costs more than decoding them, over 100,000 rows.
-    (key, experiment, name, _combo, iteration, status, seed, commit, _variants, started_at,
-     finished_at, wall_time, cpu_time, _main, _metrics, _folder, _notebook, host, error,
-     reproduction_of, pid, pid_start, heartbeat_at, sweep) = row  # fmt: skip
-    return stored_record(
-        {
-            "key": key,
-            "experiment": experiment,
-            "name": name,
-            "iteration": iteration,
-            "status": _STATUS.get(status) or TrialStatus(status),
-            "seed": seed,
-            "commit": commit,
-            "started_at": _datetime(started_at),
-            "finished_at": _datetime(finished_at) if finished_at else None,
-            "wall_time": wall_time,
-            "cpu_time": cpu_time,
-            "host": host or "",
-            "error": error,
-            "reproduction_of": reproduction_of,
-            "pid": pid,
-            "pid_start": pid_start,
-            "heartbeat_at": _datetime(heartbeat_at) if heartbeat_at else None,
-            "sweep": sweep,
-        },
-        partial(_stored_field, row, trials_folder),
-    )
+    return stored_record(partial(_stored_field, row, trials_folder))
+
+
+def _stored_field(row: Any, trials_folder: Path, name: str) -> Any:
+    """Field `name` of the record of `row`, decoded from its column."""
+    column, convert = _FIELDS[name]
+    value = row[column]
+    return value if convert is None else convert(value, trials_folder)
 
 
 _STATUS = {status.value: status for status in TrialStatus}
 _datetime = datetime.fromisoformat
-# Positions of the columns a record decodes when first read (see row_record).
-_JSON_COLUMNS = {"variants": 8, "main": 13, "metrics": 14}
-_FOLDER, _NOTEBOOK = 15, 16
 
 
-def _stored_field(row: Any, trials_folder: Path, name: str) -> Any:
-    """The value of field `name` of the record of `row` (a JSON column or a path)."""
-    if name in _JSON_COLUMNS:
-        return decode(row[_JSON_COLUMNS[name]])
-    if name == "folder":
-        return trials_folder / row[_FOLDER]
-    notebook = row[_NOTEBOOK]
-    return trials_folder / notebook if notebook else None
+def _status(text: str, _folder: Path) -> TrialStatus:
+    return _STATUS.get(text) or TrialStatus(text)
+
+
+def _time(text: str | None, _folder: Path) -> datetime | None:
+    return _datetime(text) if text else None
+
+
+def _json(text: str, _folder: Path) -> Any:
+    return decode(text)
+
+
+def _child(text: str, folder: Path) -> Path:
+    return folder / text
+
+
+def _path(text: str | None, folder: Path) -> Path | None:
+    return folder / text if text else None
+
+
+# field → (its column's position in a `trials` row, what turns the column into it)
+_FIELDS: dict[str, tuple[int, Callable[[Any, Path], Any] | None]] = {
+    "key": (0, None),
+    "experiment": (1, None),
+    "name": (2, None),
+    "iteration": (4, None),
+    "status": (5, _status),
+    "seed": (6, None),
+    "commit": (7, None),
+    "variants": (8, _json),
+    "started_at": (9, _time),
+    "finished_at": (10, _time),
+    "wall_time": (11, None),
+    "cpu_time": (12, None),
+    "main": (13, _json),
+    "metrics": (14, _json),
+    "folder": (15, _child),
+    "notebook": (16, _path),
+    "host": (17, lambda text, _folder: text or ""),
+    "error": (18, None),
+    "reproduction_of": (19, None),
+    "pid": (20, None),
+    "pid_start": (21, None),
+    "heartbeat_at": (22, _time),
+    "sweep": (23, None),
+}
 
 
 def lock_row(
