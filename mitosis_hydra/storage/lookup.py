@@ -1,4 +1,4 @@
-"""Reading trial rows as they are stored: by key or key prefix, by keys, by what ran.
+"""Reading trial rows as they are stored: by key or key prefix, by name, by what ran.
 
 Plain reads, no lost-trial detection: trials.py checks the `running` records
 these return (closing those whose driver is gone) before callers see them.
