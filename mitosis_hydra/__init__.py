@@ -17,7 +17,7 @@ _EXPORTS = {
     "CurrentTrial": "mitosis_hydra.run.current",
     "list_trials": "mitosis_hydra.read.api",
     "load_trial_data": "mitosis_hydra.read.api",
-    "compare_trials": "mitosis_hydra.read.compare",
+    "compare_trials": "mitosis_hydra.read.comparing",
     "Comparison": "mitosis_hydra.read.compare",
     "reproduce_trial": "mitosis_hydra.read.reproduce",
     "Reproduction": "mitosis_hydra.read.reproduce",
