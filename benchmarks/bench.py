@@ -329,9 +329,11 @@ def scale_targets(quick: bool) -> str:
     """Issue 12's targets, each script in this folder measuring its own against its floor."""
     import index_scale
     import long_sweep
+    import reading_scale
     from targets import table as target_table
 
     rows = []
+    rows += reading_scale.measure_targets(total=20_000 if quick else 100_000)
     rows += index_scale.measure_targets(total=20_000 if quick else 100_000)
     rows += long_sweep.measure_targets(trials=20 if quick else 100)
     return target_table(rows)
