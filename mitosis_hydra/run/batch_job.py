@@ -41,10 +41,16 @@ def batch_job_signals() -> Iterator[None]:
 
 
 def interrupted_job_error() -> TrialInterruptedError:
-    """What a cancelled job returns: names the job; its trial's record, if any, says the rest."""
+    """What a cancelled job returns: names the job; its trial's record, if any, says the rest.
+
+    Hydra prints it as its message only (no traceback of Hydra's frames) when a
+    plain `hydra/launcher=submitit_slurm` sweep raises it.
+    """
+    from mitosis_hydra.core import errors
+
     job = scheduler_job_id()
     where = f" (SLURM job {job})" if job else ""
-    return TrialInterruptedError(
+    return errors.JobInterruptedError(
         f"The job was cancelled{where} before its trial finished (SIGTERM).\n"
         "Its trial, if one had started, is recorded `interrupted`; run the sweep again with "
         "mitosis.resume=true to run what is missing.",
