@@ -209,6 +209,7 @@ def test_scancel_ends_the_sweep_with_its_summary(slurm, user_project, tmp_path, 
     assert process.returncode not in (0, None), output
     assert "1 trials: 1 interrupted" in out or "1 trial: 1 interrupted" in out, output
     assert "did not finish (1 interrupted)" in err, output
+    assert "Bypassing sacct error" not in out + err, output  # sacct asked once, then squeue
     assert "Traceback" not in out + err, output  # no raw UncompletedJobError
     trials = user_project.trials()
     if moment == "queued":
@@ -250,6 +251,7 @@ def test_scancel_ends_a_plain_submitit_sweep(slurm, user_project, tmp_path, mome
     assert process.returncode == 1, output
     assert "Error executing job with overrides: ['+exp=sleepy', 'amplitude=small']" in err, output
     assert "UncompletedJobError:" not in out + err, output  # submitit's, raised raw
+    assert "Bypassing sacct error" not in out + err, output
     lost = re.search(
         rf"SLURM job {job} ended without a result \(state CANCELLED( by \d+)?\)", out + err
     )

@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,15 +45,37 @@ def _squeue_output(job_ids: set[str]) -> str | None:
     return "JobID|State|NodeList\n" + out.stdout
 
 
+def _sacct_refused() -> bool:
+    """True when this client has no SLURM accounting ("Slurm accounting storage is disabled")."""
+    command = ["sacct", "--noheader", "--parsable2", "--format=JobID", "--jobs=1"]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode != 0 and "accounting storage is disabled" in out.stderr
+
+
 def _watcher_class() -> type:
     from submitit.slurm.slurm import SlurmInfoWatcher
 
     class SqueueFallbackWatcher(SlurmInfoWatcher):
-        """sacct first; squeue for the jobs sacct does not know (no accounting)."""
+        """sacct first; squeue for the jobs sacct does not know (no accounting).
+
+        A cluster without accounting is noticed once: sacct is then no longer
+        asked (submitit would log "Bypassing sacct error" at every poll).
+        """
+
+        sacct_refused: bool | None = None  # None: not asked yet
+
+        def _make_command(self) -> list[str] | None:
+            return None if self.sacct_refused else super()._make_command()
 
         def update(self) -> None:
             self._output = b""
+            if self.sacct_refused is None and self._registered:
+                self.sacct_refused = _sacct_refused()
             super().update()
+            self._last_status_check = time.time()  # also when sacct was not asked
             answered = set(self.read_info(self._output)) if self._output else set()
             unknown = {job for job in self._registered - self._finished if job not in answered}
             if not unknown:
