@@ -156,6 +156,11 @@ _HYDRA_COMPACT: dict[str, tuple[type[MitosisError], str]] = {
         MitosisError,
         "A job of another launcher's sweep was refused: Hydra prints the message, no traceback.",
     ),
+    "JobInterruptedError": (
+        TrialInterruptedError,
+        "A batch job (SLURM) was cancelled or killed before its trial could report: Hydra "
+        "prints the message, no traceback.",
+    ),
 }
 
 

@@ -55,6 +55,9 @@ def main(config_path: str | None = "conf", config_name: str = "config") -> Any:
         from mitosis_hydra.run import export_service
 
         export_service.start()  # warms up on the other core while Hydra composes the sweep
+        from mitosis_hydra.run.slurm_jobs import submitit_launchers_never_hang
+
+        submitit_launchers_never_hang()  # hydra/launcher=submitit_slurm: no wait for ever
     import hydra
 
     if asks_for_help(sys.argv[1:]):

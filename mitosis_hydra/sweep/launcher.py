@@ -42,6 +42,7 @@ from mitosis_hydra.core.outcomes import (
     status_counts,
 )
 from mitosis_hydra.core.records import TrialMain, TrialRecord, TrialStatus
+from mitosis_hydra.run.slurm_jobs import jobs_never_hang
 from mitosis_hydra.sweep.jobs import (
     SweepJob,
     compose_jobs,
@@ -50,7 +51,6 @@ from mitosis_hydra.sweep.jobs import (
 )
 from mitosis_hydra.sweep.pool import TrialResult, WorkerPool, default_n_jobs, warm_up
 from mitosis_hydra.sweep.progress import SweepProgress, print_summary
-from mitosis_hydra.sweep.slurm_jobs import jobs_never_hang
 
 log = logging.getLogger(__name__)
 

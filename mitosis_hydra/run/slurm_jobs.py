@@ -2,24 +2,30 @@
 
 submitit learns a job's state from `sacct`; on a cluster without SLURM
 accounting `sacct` answers nothing, every job stays `UNKNOWN`, and a job that
-never wrote a result (cancelled while queued, killed) is waited for for ever.
-While the mitosis launcher hands jobs to submitit it (1) asks `squeue` for the
-jobs `sacct` does not know (a job `squeue` does not know either has left the
-cluster), and (2) turns a job that ended without a result into a failed
-`JobReturn` carrying a TrialInterruptedError, so the sweep's summary still
-prints and the command exits non-zero. Outside the launcher nothing changes.
+never wrote a result (cancelled while queued, killed) is waited for for ever;
+with accounting the same job ends the sweep with a raw `UncompletedJobError`.
+While jobs are handed to submitit (by the mitosis launcher, or by a plain
+`hydra/launcher=submitit_slurm` under `mitosis_hydra.main`) it (1) asks
+`squeue` for the jobs `sacct` does not know (a job `squeue` does not know
+either has left the cluster), and (2) turns a job that ended without a result
+into a failed `JobReturn` carrying a TrialInterruptedError (one Hydra prints
+without a traceback), so the sweep's summary (or Hydra's error line) still
+prints and the command exits non-zero.
+Outside those launches nothing changes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from mitosis_hydra.core.errors import TrialInterruptedError
+from mitosis_hydra.core import errors
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +45,37 @@ def _squeue_output(job_ids: set[str]) -> str | None:
     return "JobID|State|NodeList\n" + out.stdout
 
 
+def _sacct_refused() -> bool:
+    """True when this client has no SLURM accounting ("Slurm accounting storage is disabled")."""
+    command = ["sacct", "--noheader", "--parsable2", "--format=JobID", "--jobs=1"]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode != 0 and "accounting storage is disabled" in out.stderr
+
+
 def _watcher_class() -> type:
     from submitit.slurm.slurm import SlurmInfoWatcher
 
     class SqueueFallbackWatcher(SlurmInfoWatcher):
-        """sacct first; squeue for the jobs sacct does not know (no accounting)."""
+        """sacct first; squeue for the jobs sacct does not know (no accounting).
+
+        A cluster without accounting is noticed once: sacct is then no longer
+        asked (submitit would log "Bypassing sacct error" at every poll).
+        """
+
+        sacct_refused: bool | None = None  # None: not asked yet
+
+        def _make_command(self) -> list[str] | None:
+            return None if self.sacct_refused else super()._make_command()
 
         def update(self) -> None:
             self._output = b""
+            if self.sacct_refused is None and self._registered:
+                self.sacct_refused = _sacct_refused()
             super().update()
+            self._last_status_check = time.time()  # also when sacct was not asked
             answered = set(self.read_info(self._output)) if self._output else set()
             unknown = {job for job in self._registered - self._finished if job not in answered}
             if not unknown:
@@ -78,7 +106,7 @@ def _failed_return(job: Any, error: BaseException) -> Any:
     )
     log.warning(f"{message} ({type(error).__name__})")
     ret = JobReturn(overrides=_overrides(job), status=JobStatus.FAILED, working_dir=os.getcwd())
-    ret._return_value = TrialInterruptedError(message, status="interrupted")
+    ret._return_value = errors.JobInterruptedError(message, status="interrupted")
     return ret
 
 
@@ -102,6 +130,9 @@ def jobs_never_hang() -> Iterator[None]:
     except ImportError:  # submitit is not installed: the inner launcher is another one
         yield
         return
+    if getattr(core.Job.results, "never_hangs", False):  # already inside a launch that waits so
+        yield
+        return
     old_watcher, old_results = SlurmJob.watcher, core.Job.results
     SlurmJob.watcher = _watcher_class()(delay_s=old_watcher._delay_s)
 
@@ -111,8 +142,50 @@ def jobs_never_hang() -> Iterator[None]:
         except utils.UncompletedJobError as error:
             return [_failed_return(self, error)]
 
+    results.never_hangs = True  # type: ignore[attr-defined]
     core.Job.results = results
     try:
         yield
     finally:
         SlurmJob.watcher, core.Job.results = old_watcher, old_results
+
+
+def submitit_launchers_never_hang() -> None:
+    """Make every submitit launcher this process instantiates wait as `jobs_never_hang` does.
+
+    For a sweep under `mitosis_hydra.main` with `hydra/launcher=submitit_slurm`
+    (no mitosis launcher in between). Hydra's plugin scan executes each plugin
+    module again, so the launcher class is wrapped when Hydra instantiates it,
+    not before; submitit is imported only when a sweep hands jobs to it.
+    """
+    from hydra.core.plugins import Plugins
+
+    instantiate = Plugins.instantiate_launcher
+    if getattr(instantiate, "never_hangs", False):
+        return
+
+    @functools.wraps(instantiate)
+    def instantiate_launcher(self: Any, *args: Any, **kwargs: Any) -> Any:
+        launcher = instantiate(self, *args, **kwargs)
+        _wrap_launch(type(launcher))
+        return launcher
+
+    instantiate_launcher.never_hangs = True  # type: ignore[attr-defined]
+    Plugins.instantiate_launcher = instantiate_launcher  # type: ignore[method-assign]
+
+
+def _wrap_launch(launcher_class: type) -> None:
+    """A submitit launcher's `launch` runs inside `jobs_never_hang`; other launchers are kept."""
+    launch = launcher_class.launch  # type: ignore[attr-defined]
+    if not launcher_class.__module__.startswith("hydra_plugins.hydra_submitit_launcher"):
+        return
+    if getattr(launch, "never_hangs", False):
+        return
+
+    @functools.wraps(launch)
+    def launch_never_hanging(self: Any, job_overrides: Any, initial_job_idx: int) -> Any:
+        with jobs_never_hang():
+            return launch(self, job_overrides, initial_job_idx)
+
+    launch_never_hanging.never_hangs = True  # type: ignore[attr-defined]
+    launcher_class.launch = launch_never_hanging  # type: ignore[attr-defined]
