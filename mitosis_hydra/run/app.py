@@ -192,12 +192,15 @@ def run_job(cfg: Any) -> Any:
 
 
 def _done_before(spec: Any, context: Any) -> Any:
-    """With mitosis.resume=true: the recorded main of this job's finished trial, if any."""
-    from mitosis_hydra.core.records import TrialMain
+    """With mitosis.resume=true: the recorded main of this job's finished trial, if any
+    (a TrialQueued for a trial still in flight)."""
+    from mitosis_hydra.core.records import TrialMain, TrialQueued, TrialStatus
     from mitosis_hydra.run.resume import current_commit, done_before, done_before_line
 
     record = done_before(spec, current_commit(context.cwd))
     if record is None:
         return None
     print(done_before_line(record), flush=True)
+    if record.status is not TrialStatus.FINISHED:
+        return TrialQueued(record.key, record.name, record.status.value, record.scheduler_job)
     return TrialMain.of(record, done_before=True)

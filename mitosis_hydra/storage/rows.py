@@ -57,6 +57,7 @@ def record_row(record: TrialRecord, combo: str) -> dict[str, Any]:
         "pid_start": record.pid_start,
         "heartbeat_at": record.heartbeat_at.isoformat() if record.heartbeat_at else None,
         "sweep": record.sweep,
+        "scheduler_job": record.scheduler_job,
         "main": dumps(None),
         "metrics": dumps({}),
     }
@@ -82,7 +83,7 @@ def row_record(row: Any, trials_folder: Path) -> TrialRecord:
     # Row's fields by name costs more than decoding them, over 100,000 rows.
     (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
      finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
-     reproduction_of, pid, pid_start, heartbeat_at, sweep) = row  # fmt: skip
+     reproduction_of, pid, pid_start, heartbeat_at, sweep, scheduler_job) = row  # fmt: skip
     return TrialRecord(
         key=key,
         experiment=experiment,
@@ -107,6 +108,7 @@ def row_record(row: Any, trials_folder: Path) -> TrialRecord:
         pid_start=pid_start,
         heartbeat_at=datetime.fromisoformat(heartbeat_at) if heartbeat_at else None,
         sweep=sweep,
+        scheduler_job=scheduler_job,
     )
 
 

@@ -30,7 +30,7 @@ from mitosis_hydra.core.records import (
     close_record,
 )
 from mitosis_hydra.core.trial_list import TrialList
-from mitosis_hydra.storage import faults, liveness, record_file, schema
+from mitosis_hydra.storage import faults, liveness, queued, record_file, schema
 from mitosis_hydra.storage.engine import Database
 from mitosis_hydra.storage.lookup import find_record, records_of, running_records
 from mitosis_hydra.storage.rows import outcome_values, record_row
@@ -217,12 +217,14 @@ def records(db: Database, keys: list[str]) -> list[TrialRecord]:
 
 def close_lost(db: Database) -> list[TrialRecord]:
     """Close every `running` trial whose driver is gone as `lost`; return those."""
+    queued.settle(db, queued.queued_records(db))  # reserved trials whose job will never start
     running = running_records(db)
     return [r for r in detect_lost(db, running) if r.status is TrialStatus.LOST]
 
 
 def detect_lost(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
     """These records, those `running` without a living driver closed as `lost`."""
+    found = queued.settle(db, found)  # and `queued` ones whose job will never start
     if not any(r.status is TrialStatus.RUNNING for r in found):
         return found
     now, host, max_age = liveness.now(), liveness.this_host(), liveness.lost_after()

@@ -8,6 +8,7 @@ jobs `sacct` does not know (a job `squeue` does not know either has left the
 cluster), and (2) turns a job that ended without a result into a failed
 `JobReturn` carrying a TrialInterruptedError, so the sweep's summary still
 prints and the command exits non-zero. Outside the launcher nothing changes.
+With `hydra.launcher.wait=false` the launcher waits for no job (`submit_only`).
 """
 
 from __future__ import annotations
@@ -116,3 +117,22 @@ def jobs_never_hang() -> Iterator[None]:
         yield
     finally:
         SlurmJob.watcher, core.Job.results = old_watcher, old_results
+
+
+@contextlib.contextmanager
+def submit_only() -> Iterator[None]:
+    """While handing jobs to submitit: submit them, wait for none (`hydra.launcher.wait=false`).
+
+    Hydra's submitit launcher submits every job (`executor.map_array`) and then
+    reads each job's `results()`, which blocks until the job ends. Here `results()`
+    answers at once with the submitted job itself, so the launcher returns the
+    submitit Job objects (their ids) as soon as the scheduler accepted them.
+    """
+    from submitit.core import core
+
+    old_results = core.Job.results
+    core.Job.results = lambda self: [self]
+    try:
+        yield
+    finally:
+        core.Job.results = old_results

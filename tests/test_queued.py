@@ -1,0 +1,177 @@
+"""Reserved trials (`queued`): made atomically, taken over once by their job, closed by a
+reader when their job will never start, in flight for a resumed sweep, and migrated."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from test_store import COMMIT, plan
+
+from mitosis_hydra import list_trials
+from mitosis_hydra.core.errors import ReservationError
+from mitosis_hydra.core.layout import RECORD_FILE
+from mitosis_hydra.core.outcomes import STATUS_ANSI, STATUS_HTML, STATUS_STYLE, exit_code
+from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.storage import liveness, schema
+from mitosis_hydra.storage.rebuild import rebuild
+from mitosis_hydra.storage.store import DB_FILENAME, TrialStore
+
+HOST = liveness.this_host()
+
+
+def reserve(store: TrialStore, **changes) -> object:
+    return store.begin_trial(
+        replace(plan(store.trials_folder), status=TrialStatus.QUEUED, **changes)
+    )
+
+
+def job_plan(store: TrialStore, **changes):
+    """What the job's recipe asks the store for when it starts (its own pid and host)."""
+    return replace(plan(store.trials_folder), host=HOST, pid=12345, pid_start="99", **changes)
+
+
+def record_json(record) -> dict:
+    return json.loads((record.folder / RECORD_FILE).read_text())["record"]
+
+
+def test_a_reservation_takes_name_iteration_folder_and_locks_without_a_pid(tmp_path: Path):
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+
+    assert queued.status is TrialStatus.QUEUED and queued.pid is None
+    assert queued.name == "sine-amplitude_small-1" and queued.folder.is_dir()
+    assert record_json(queued)["status"] == "queued"
+    assert [lock.name for lock in store.variant_locks()] == ["small"]
+    # the next trial of the same combination counts on from it
+    assert store.begin_trial(plan(store.trials_folder)).iteration == 2
+    # no pid, no heartbeat: liveness never closes it, however old
+    [listed] = list_trials(store.trials_folder, status="queued")
+    assert listed.key == queued.key
+
+
+def test_its_job_takes_it_over_once_and_a_second_taker_is_refused(tmp_path: Path):
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+
+    started = store.take_over(queued.key, job_plan(store))
+
+    assert (started.key, started.name, started.iteration) == (queued.key, queued.name, 1)
+    assert started.status is TrialStatus.RUNNING
+    assert (started.pid, started.host) == (12345, HOST) and started.heartbeat_at is not None
+    assert record_json(started)["status"] == "running"
+    with pytest.raises(ReservationError) as refused:
+        store.take_over(queued.key, job_plan(store))
+    message = str(refused.value)
+    assert message.startswith(f"This job cannot start its reserved trial {queued.key} (")
+    assert "it is no longer queued: it is running" in message
+    assert message.splitlines()[-1].startswith(
+        f"See the trial with: mitosis-hydra show {queued.key}"
+    )
+    assert exit_code(refused.value) == 2
+
+
+def test_a_job_at_another_commit_or_with_another_seed_is_refused_and_writes_nothing(
+    tmp_path: Path,
+):
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+    before = (store.trials_folder / DB_FILENAME).read_bytes(), record_json(queued)
+
+    with pytest.raises(ReservationError) as refused:
+        store.take_over(queued.key, replace(job_plan(store), commit="f" * 40, seed=7))
+
+    assert f"commit: reserved {COMMIT}, this job {'f' * 40}" in str(refused.value)
+    assert "seed: reserved 0, this job 7" in str(refused.value)
+    assert store.get(queued.key).status is TrialStatus.QUEUED
+    assert record_json(queued) == before[1]
+    with pytest.raises(ReservationError, match="no trial has this key"):
+        store.take_over("nosuchkey0", job_plan(store))
+
+
+def test_a_local_job_that_ended_without_starting_its_trial_closes_it_as_lost(tmp_path: Path):
+    store = TrialStore(tmp_path / "trials")
+    child = subprocess.Popen(["sleep", "30"])
+    alive = reserve(store, host=HOST)
+    store.name_scheduler_job(alive.key, f"local:{child.pid}")
+    assert store.get(alive.key).status is TrialStatus.QUEUED  # its job still runs
+    child.kill()
+    child.wait()
+
+    [lost] = list_trials(store.trials_folder)
+
+    assert lost.status is TrialStatus.LOST and lost.scheduler_job == f"local:{child.pid}"
+    assert lost.error == f"its local job (pid {child.pid}) ended without starting the trial"
+    assert record_json(lost)["status"] == "lost"
+
+
+def test_a_slurm_job_stays_queued_where_squeue_cannot_be_asked(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-slurm-here"))
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+    store.name_scheduler_job(queued.key, "slurm:999999_0")
+
+    assert store.get(queued.key).status is TrialStatus.QUEUED
+
+
+def test_a_released_reservation_is_failed_and_says_why(tmp_path: Path):
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+
+    released = store.release(queued.key, "never submitted: RuntimeError: sbatch failed")
+
+    assert released.status is TrialStatus.FAILED and released.finished_at is not None
+    assert released.error == "never submitted: RuntimeError: sbatch failed"
+
+
+def test_queued_and_running_trials_of_the_same_spec_are_in_flight(tmp_path: Path):
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+    args = ("sine", {"amplitude": "small"}, 0, COMMIT)
+
+    assert store.in_flight_trial(*args).key == queued.key
+    assert store.in_flight_trial("sine", {"amplitude": "small"}, 1, COMMIT) is None
+    store.take_over(queued.key, job_plan(store))
+    assert store.in_flight_trial(*args).status is TrialStatus.RUNNING
+    store.finish_trial(queued.key, status=TrialStatus.FINISHED, notebook=None, main=1.0)
+    assert store.in_flight_trial(*args) is None
+    assert store.finished_trial(*args).key == queued.key
+
+
+def test_rebuild_keeps_a_queued_trial_and_its_scheduler_job(tmp_path: Path):
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+    store.name_scheduler_job(queued.key, "slurm:12_3")
+    (store.trials_folder / DB_FILENAME).unlink()
+
+    rebuild(store.trials_folder)
+
+    with sqlite3.connect(store.trials_folder / DB_FILENAME) as conn:
+        row = conn.execute("SELECT status, scheduler_job FROM trials").fetchone()
+    assert row == ("queued", "slurm:12_3")
+
+
+def test_a_version_3_database_gains_the_scheduler_job_column(tmp_path: Path):
+    folder = tmp_path / "trials"
+    store = TrialStore(folder)
+    opened = store.begin_trial(plan(folder))
+    with sqlite3.connect(folder / DB_FILENAME) as conn:
+        conn.execute("ALTER TABLE trials DROP COLUMN scheduler_job")
+        conn.execute("UPDATE schema_info SET version = 3")
+    TrialStore._create_engine(TrialStore(folder))
+
+    with sqlite3.connect(folder / DB_FILENAME) as conn:
+        assert conn.execute("SELECT version FROM schema_info").fetchone() == (4,)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(trials)")}
+    assert "scheduler_job" in columns and schema.SCHEMA_VERSION == 4
+    assert TrialStore(folder).get(opened.key).scheduler_job is None
+
+
+def test_queued_has_a_colour_everywhere_a_status_is_shown():
+    for table in (STATUS_STYLE, STATUS_ANSI, STATUS_HTML):
+        assert TrialStatus.QUEUED in table
+    assert exit_code(TrialStatus.QUEUED) == 0
