@@ -175,3 +175,19 @@ def test_queued_has_a_colour_everywhere_a_status_is_shown():
     for table in (STATUS_STYLE, STATUS_ANSI, STATUS_HTML):
         assert TrialStatus.QUEUED in table
     assert exit_code(TrialStatus.QUEUED) == 0
+
+
+def test_a_sweep_without_a_scheduler_is_refused_before_it_writes_anything(user_project):
+    result = user_project.run(
+        "--multirun", "hydra/launcher=mitosis", "hydra.launcher.wait=false",
+        "+exp=draw", "amplitude=small,big",
+    )  # fmt: skip
+
+    assert result.returncode == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == (
+        "hydra.launcher.wait=false needs a scheduler to hand the trials to; this sweep has none."
+    ), result.output
+    assert lines[-1].startswith("Add +hydra/launcher@hydra.launcher.inner=submitit_slurm")
+    assert user_project.trial_folders() == set()
+    assert not (user_project.trials_folder / ".hydra" / "multirun").exists()

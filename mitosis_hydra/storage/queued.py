@@ -166,9 +166,8 @@ def settle(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
     queued = [r for r in found if r.status is TrialStatus.QUEUED and r.scheduler_job]
     if not queued:
         return found
-    states = _slurm_states(
-        [r.scheduler_job for r in queued if r.scheduler_job.startswith("slurm:")]
-    )
+    slurm = [r.scheduler_job for r in queued if r.scheduler_job.startswith("slurm:")]
+    states = _slurm_states([job.removeprefix("slurm:") for job in slurm])
     closed = {}
     for record in queued:
         verdict = _verdict(record, states)
