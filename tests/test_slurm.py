@@ -311,3 +311,67 @@ def test_a_slurm_job_squeue_does_not_know_leaves_its_queued_trial_lost(
 
     assert lost.status is TrialStatus.LOST
     assert lost.error == "its SLURM job 999999_0 left the queue without starting the trial"
+
+
+def readme_no_wait_session() -> list[tuple[str, list[str]]]:
+    """The README's wait=false console block: [(command, expected lines)]."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- readme-slurm: no-wait", 1)[1].split("```console\n", 1)[1]
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.split("```", 1)[0].splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+_VARYING = [  # what differs from run to run: sweep id, keys, job ids, queued or started
+    (re.compile(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-[0-9a-f]{4}"), "SWEEP"),
+    (re.compile(r"(?<![\w-])[a-km-np-z2-9]{10}(?![\w-])"), "KEY"),
+    (re.compile(r"slurm job \d+_(\d+)"), r"slurm job N_\1"),
+    (re.compile(r"(?<=  )(queued|running)(?=  |$)"), "STATE"),
+    (re.compile(r" {2,}"), "  "),  # column widths follow the longest status
+]
+
+
+def _normal(text: str) -> str:
+    for pattern, replacement in _VARYING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@kernel
+def test_the_readme_sweep_that_does_not_wait_runs_on_slurm(slurm, tmp_path):
+    from test_readme import line_pattern
+
+    project = quickstart_copy(tmp_path)
+    env = {**git_environment(tmp_path / "home"), **slurm.env}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    steps = readme_no_wait_session()
+    assert [command.split()[:3] for command, _ in steps] == [
+        ["python", "-m", "project_pkg"], ["mitosis-hydra", "list", "--sweep"],
+    ]  # fmt: skip
+    readme_sweep, sweep = steps[1][0].split()[-1], None
+    for command, expected in steps:
+        if sweep is not None:
+            command = command.replace(readme_sweep, sweep)
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=project, env=env,
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        output = done.stdout + done.stderr
+        print(f"$ {command}\n{output}")  # shown with pytest -rP
+        assert done.returncode == 0, output
+        sweep = sweep or re.search(r"list --sweep (\S+)", done.stdout).group(1)
+        actual = [_normal(line) for line in output.splitlines()]
+        for wanted in (line for line in expected if line.strip() != "..."):
+            pattern = line_pattern(_normal(wanted))  # rows may come in another order
+            assert any(pattern.fullmatch(line) for line in actual), (wanted, output)
+
+    def finished() -> bool:
+        return {t.status for t in list_trials(project / "trials", sweep=sweep)} == {"finished"}
+
+    from mitosis_hydra import list_trials
+
+    wait_for(finished, "both trials finished", timeout=300)  # and the cluster idle again
