@@ -4,8 +4,11 @@ reader when their job will never start, in flight for a resumed sweep, and migra
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -191,3 +194,86 @@ def test_a_sweep_without_a_scheduler_is_refused_before_it_writes_anything(user_p
     assert lines[-1].startswith("Add +hydra/launcher@hydra.launcher.inner=submitit_slurm")
     assert user_project.trial_folders() == set()
     assert not (user_project.trials_folder / ".hydra" / "multirun").exists()
+
+
+def test_list_show_and_the_index_show_a_queued_trial(tmp_path: Path, monkeypatch):
+    from mitosis_hydra import write_index
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-slurm-here"))  # it stays queued
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+    store.name_scheduler_job(queued.key, "slurm:41_0")
+
+    page = write_index(store.trials_folder).read_text()
+    assert '<span class="status s-queued">1 queued</span>' in page
+    assert ".s-queued{background:#1565c0}" in page
+    [record] = list_trials(store.trials_folder, status="queued")
+    assert record.to_json()["scheduler_job"] == "slurm:41_0"
+
+
+def test_list_and_show_print_queued_and_the_job(tmp_path: Path):
+    store = TrialStore(tmp_path / "trials")
+    queued = reserve(store)
+    store.name_scheduler_job(queued.key, "local:1")  # a job of another host: stays queued
+    cli = [str(Path(sys.executable).parent / "mitosis-hydra")]
+    folder = ["--trials-folder", str(store.trials_folder)]
+
+    listed = subprocess.run([*cli, "list", *folder], capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        [*cli, "show", queued.key, *folder], capture_output=True, text=True, check=True
+    )
+
+    assert f"{queued.key}  {queued.name}  queued" in listed.stdout
+    assert re.search(r"status\s+queued", shown.stdout), shown.stdout
+    assert re.search(r"submitted as\s+local job 1\n", shown.stdout), shown.stdout
+
+
+GATED = """
+import os, time
+from pathlib import Path
+
+
+def run(seed, amplitude):
+    gate = Path(os.environ["USERPKG_GATE"])
+    while not gate.exists():  # the test opens it once the sweep has returned
+        time.sleep(0.1)
+    return {"main": float(amplitude)}
+"""
+
+
+@pytest.mark.kernel
+def test_submitit_local_jobs_outlive_a_sweep_that_does_not_wait(user_project, tmp_path):
+    user_project.write(f"{user_project.package}/gated.py", GATED)
+    user_project.write(
+        f"{user_project.package}/conf/exp/gated.yaml", f"run: {user_project.package}.gated:run\n"
+    )
+    user_project.commit("a gated experiment")
+    gate = tmp_path / "gate"
+    log = tmp_path / "sweep.log"
+    with log.open("w") as out:  # submitit's local jobs inherit the command's output
+        done = subprocess.run(
+            user_project.command(
+                "--multirun", "hydra/launcher=mitosis", "hydra.launcher.wait=false",
+                "+hydra/launcher@hydra.launcher.inner=submitit_local",
+                "+exp=gated", "amplitude=small,big",
+            ),
+            cwd=user_project.root, env={**user_project.env, "USERPKG_GATE": str(gate)},
+            stdout=out, stderr=subprocess.STDOUT,
+            timeout=300, check=False,
+        )  # fmt: skip
+    output = log.read_text()
+    try:
+        assert done.returncode == 0, output
+        records = user_project.trials()
+        # the command has returned; the trials wait for the gate, which the test opens now
+        assert len(records) == 2 and {r.status for r in records} <= {"queued", "running"}, output
+        for record in records:
+            assert record.scheduler_job.startswith("local:"), record
+            assert f"key {record.key}  queued  local job " in output, output
+    finally:
+        gate.touch()  # never leave a job waiting
+    deadline = time.monotonic() + 240
+    while {r.status for r in user_project.trials()} != {"finished"}:
+        assert time.monotonic() < deadline, [(r.name, r.status, r.error) for r in records]
+        time.sleep(0.5)
+    assert {r.key for r in user_project.trials()} == {r.key for r in records}  # taken over

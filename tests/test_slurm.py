@@ -12,6 +12,7 @@ for ever.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -224,29 +225,12 @@ def test_a_sweep_that_does_not_wait_returns_with_its_trials_queued(slurm, user_p
     )
     print(result.output)  # shown with pytest -rP: what a user sees
 
-    assert result.returncode == 0, result.output
-    sweep = re.search(r"mitosis-hydra list --sweep (\S+)", result.stdout).group(1)
-    records = {r["variants"]["amplitude"]: r for r in listed(user_project, slurm, "--sweep", sweep)}
-    assert {r["status"] for r in records.values()} == {"queued"}, [
-        r["error"] for r in records.values()
-    ]
-    for record in records.values():
-        assert record["pid"] is None and record["scheduler_job"].startswith("slurm:"), record
-        job = record["scheduler_job"].removeprefix("slurm:")
-        assert f"{record['name']}  key {record['key']}  queued  slurm job {job}" in result.stdout
-    assert f"Submitted 2 trials of sweep {sweep} without waiting" in result.stdout, result.output
-    shown = user_project.cli("show", records["small"]["key"])
-    assert "queued" in shown.stdout, shown.stdout + shown.stderr
-
-    # a resumed sweep leaves trials in flight alone: nothing new is submitted
-    again = user_project.run(
-        *NO_WAIT, held, "+exp=draw", "amplitude=small,big", "mitosis.resume=true",
-        env=slurm.env, timeout=300,
-    )  # fmt: skip
-    assert again.returncode == 0, again.output
-    assert f"key {records['big']['key']}  queued (mitosis.resume)" in again.stdout, again.output
-    assert len(listed(user_project, slurm)) == 2
-
+    try:
+        records = _submitted_and_queued(user_project, slurm, result, held)
+    except BaseException:
+        jobs = re.findall(r"slurm job (\d+)_", result.stdout)
+        subprocess.run(["scancel", *set(jobs)], env={**os.environ, **slurm.env}, check=False)
+        raise
     cancelled = records["small"]["scheduler_job"].removeprefix("slurm:")
     slurm.run("scancel", cancelled)
     slurm.run("scontrol", "release", records["big"]["scheduler_job"].removeprefix("slurm:"))
@@ -282,11 +266,12 @@ def test_a_sweep_that_does_not_wait_returns_with_its_trials_queued(slurm, user_p
 
 def test_a_refused_sweep_that_would_not_wait_writes_nothing(slurm, user_project):
     user_project.write("notes.txt", "not committed\n")  # a dirty tree refuses the sweep
+    before = slurm.jobs()
     result = user_project.run(*NO_WAIT, "+exp=draw", "amplitude=small", env=slurm.env)
 
     assert result.returncode == 2, result.output
     assert "was refused" in result.stderr and "Submitted" not in result.stdout, result.output
-    assert slurm.jobs() == {}
+    assert set(slurm.jobs()) <= set(before)  # nothing submitted
     assert user_project.trial_folders() == set()
     assert not (user_project.trials_folder / ".hydra" / "multirun").exists()
 
@@ -375,3 +360,32 @@ def test_the_readme_sweep_that_does_not_wait_runs_on_slurm(slurm, tmp_path):
     from mitosis_hydra import list_trials
 
     wait_for(finished, "both trials finished", timeout=300)  # and the cluster idle again
+
+
+def _submitted_and_queued(user_project, slurm, result, held: str) -> dict[str, dict]:
+    """What a sweep that does not wait printed and recorded (its jobs held): amplitude → record."""
+    assert result.returncode == 0, result.output
+    sweep = re.search(r"mitosis-hydra list --sweep (\S+)", result.stdout).group(1)
+    records = {r["variants"]["amplitude"]: r for r in listed(user_project, slurm, "--sweep", sweep)}
+    assert {r["status"] for r in records.values()} == {"queued"}, [
+        r["error"] for r in records.values()
+    ]
+    for record in records.values():
+        assert record["pid"] is None and record["scheduler_job"].startswith("slurm:"), record
+        job = record["scheduler_job"].removeprefix("slurm:")
+        assert f"{record['name']}  key {record['key']}  queued  slurm job {job}" in result.stdout
+    assert f"Submitted 2 trials of sweep {sweep} without waiting" in result.stdout, result.output
+    shown = user_project.cli("show", records["small"]["key"])
+    job = records["small"]["scheduler_job"].removeprefix("slurm:")
+    assert re.search(r"status\s+queued\n", shown.stdout), shown.stdout + shown.stderr
+    assert re.search(rf"submitted as\s+slurm job {job}\n", shown.stdout), shown.stdout
+
+    # a resumed sweep leaves trials in flight alone: nothing new is submitted
+    again = user_project.run(
+        *NO_WAIT, held, "+exp=draw", "amplitude=small,big", "mitosis.resume=true",
+        env=slurm.env, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.output
+    assert f"key {records['big']['key']}  queued (mitosis.resume)" in again.stdout, again.output
+    assert len(listed(user_project, slurm)) == 2
+    return records
