@@ -270,6 +270,17 @@ def test_submitit_local_jobs_outlive_a_sweep_that_does_not_wait(user_project, tm
         for record in records:
             assert record.scheduler_job.startswith("local:"), record
             assert f"key {record.key}  queued  local job " in output, output
+        # a resumed sweep, here in the launcher's own workers, runs neither again
+        resumed = user_project.run(
+            "--multirun", "hydra/launcher=mitosis", "hydra.launcher.resume=true",
+            "+exp=gated", "amplitude=small,big", env={"USERPKG_GATE": str(gate)},
+        )  # fmt: skip
+        assert resumed.returncode == 0, resumed.output
+        assert re.search(
+            r"2 trials: (2 queued|2 running|1 queued, 1 running|1 running, 1 queued)",
+            resumed.stdout,
+        ), resumed.output
+        assert len(user_project.trials()) == 2
     finally:
         gate.touch()  # never leave a job waiting
     deadline = time.monotonic() + 240
