@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from mitosis_hydra.core.errors import Interrupted, MitosisError, TrialNotFinishedError
 from mitosis_hydra.core.records import TrialStatus
 
 EXIT_FINISHED = 0
@@ -32,19 +31,16 @@ PENDING = (TrialStatus.QUEUED, TrialStatus.RUNNING)
 def exit_code(outcome: TrialStatus | str | BaseException | None) -> int:
     """The exit code for how something ended: a status, an error, or None (it finished).
 
-    A MitosisError other than a trial's own failure means nothing ran (refused, 2);
-    any other exception is a failure (1); Ctrl-C and SIGTERM are 130.
+    Errors of mitosis_hydra carry their own `exit_code` (core/errors.py: 2 when
+    nothing ran, a trial's failure by its status); any other exception is a
+    failure (1); Ctrl-C is 130.
     """
     if outcome is None:
         return EXIT_FINISHED
-    if isinstance(outcome, KeyboardInterrupt | Interrupted):
+    if isinstance(outcome, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(outcome, TrialNotFinishedError):
-        return exit_code(outcome.status)
-    if isinstance(outcome, MitosisError):
-        return EXIT_REFUSED
     if isinstance(outcome, BaseException):
-        return EXIT_FAILED
+        return getattr(outcome, "exit_code", EXIT_FAILED)
     if outcome in COMPLETE or outcome in PENDING:
         return EXIT_FINISHED
     return EXIT_INTERRUPTED if outcome == TrialStatus.INTERRUPTED else EXIT_FAILED

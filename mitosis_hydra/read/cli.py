@@ -16,12 +16,10 @@ from typing import Any, NoReturn
 
 from mitosis_hydra.core.errors import (
     MitosisError,
-    StoreError,
     TrialNotFoundError,
     UsageError,
-    VariantNotFoundError,
 )
-from mitosis_hydra.core.outcomes import EXIT_FAILED, EXIT_REFUSED, exit_code
+from mitosis_hydra.core.outcomes import EXIT_REFUSED, exit_code
 from mitosis_hydra.core.records import TrialStatus
 from mitosis_hydra.read.filters import add_compare_flags, add_variant_flag, sort_key, with_variants
 
@@ -148,12 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _HANDLERS[args.command]
     try:
         return handler(args)
-    except (UsageError, TrialNotFoundError, VariantNotFoundError, StoreError) as error:
+    except MitosisError as error:  # 2: asked for what is not there; 1: could not do it
         print(str(error), file=sys.stderr)
-        return EXIT_REFUSED  # asked for what is not there: nothing done
-    except MitosisError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_FAILED  # the command could not do what it was asked
+        return error.exit_code
     except KeyboardInterrupt as stop:
         print("Interrupted.", file=sys.stderr)
         return exit_code(stop)
@@ -347,12 +342,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from mitosis_hydra.storage.rebuild import RebuildRefusedError, rebuild
+    from mitosis_hydra.storage.rebuild import rebuild
 
-    try:
-        report = rebuild(_folder(args), args.db, force=args.force)
-    except RebuildRefusedError as error:
-        raise UsageError(str(error)) from None
+    report = rebuild(_folder(args), args.db, force=args.force)  # refused: exit 2
     if args.json:
         _print_json(
             {

@@ -202,13 +202,13 @@ def _done_before(jobs: list[SweepJob], resume: bool) -> dict[int, TrialRecord]:
     """Job number → its finished (or in-flight) trial, for the jobs a resumed sweep need not run."""
     if not any(resume or (job.spec and job.spec.settings.resume) for job in jobs):
         return {}
-    from mitosis_hydra.run.resume import current_commit, done_before
+    from mitosis_hydra.run.resume import current_commit, done_before, in_flight
 
     commit = current_commit(Path.cwd())
     found = {}
     for job in jobs:
         if job.spec is not None and (resume or job.spec.settings.resume):
-            record = done_before(job.spec, commit)
+            record = done_before(job.spec, commit) or in_flight(job.spec, commit)
             if record is not None:
                 found[job.index] = record
     if found:
@@ -266,8 +266,6 @@ def _launch_inner(
 def _result_of_return(position: int, ret: JobReturn) -> TrialResult:
     """A row of the summary from what an inner launcher returned for one job (typed, not parsed)."""
     value = ret._return_value
-    if ret.status is JobStatus.COMPLETED and isinstance(value, TrialQueued):  # resumed: in flight
-        return TrialResult(position, value.status, value.name, value.key)
     if ret.status is JobStatus.COMPLETED and isinstance(value, TrialMain):
         status = DONE_BEFORE if value.done_before else TrialStatus.FINISHED
         return TrialResult(position, status, value.name, value.key, float(value), value.notebook)
