@@ -13,6 +13,7 @@ for ever), on the same cluster seen through two client configurations.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -329,3 +330,191 @@ def test_a_slurm_sweep_records_its_trials_on_postgresql(slurm, user_project, url
     records = json.loads(listed.stdout)
     assert sorted(r["variants"]["amplitude"] for r in records) == ["big", "small"]
     assert {r["status"] for r in records} == {"finished"}
+
+
+NO_WAIT = (*INNER, "hydra.launcher.wait=false")
+
+
+def listed(user_project, slurm, *args: str) -> list[dict]:
+    """`mitosis-hydra list --json` as a user on the cluster runs it (squeue reachable)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mitosis-hydra"), "list", "--json", *args],
+        cwd=user_project.root, env={**user_project.env, **slurm.env},
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+@kernel
+def test_a_sweep_that_does_not_wait_returns_with_its_trials_queued(slurm, user_project):
+    # held jobs: queued until the test releases (or cancels) them, whatever the timing
+    held = "+hydra.launcher.inner.additional_parameters.hold=true"
+    result = user_project.run(
+        *NO_WAIT, held, "+exp=draw", "amplitude=small,big", env=slurm.env, timeout=300
+    )
+    print(result.output)  # shown with pytest -rP: what a user sees
+
+    try:
+        records = _submitted_and_queued(user_project, slurm, result, held)
+    except BaseException:
+        jobs = re.findall(r"slurm job (\d+)_", result.stdout)
+        subprocess.run(["scancel", *set(jobs)], env={**os.environ, **slurm.env}, check=False)
+        raise
+    cancelled = records["small"]["scheduler_job"].removeprefix("slurm:")
+    slurm.run("scancel", cancelled)
+    slurm.run("scontrol", "release", records["big"]["scheduler_job"].removeprefix("slurm:"))
+    seen = []
+
+    def settled() -> bool:
+        seen[:] = [(r["name"], r["status"], r["error"]) for r in listed(user_project, slurm)]
+        statuses = sorted(status for _name, status, _error in seen)
+        return statuses in (["finished", "interrupted"], ["finished", "lost"])
+
+    try:
+        wait_for(settled, "one trial cancelled while queued, the other finished", timeout=300)
+    except AssertionError:
+        logs = sorted((user_project.trials_folder / ".hydra").rglob("*.out"))
+        logs += sorted((user_project.trials_folder / ".hydra").rglob("*.err"))
+        shown = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
+        raise AssertionError(f"{seen}\n{shown}") from None
+    final = {r["variants"]["amplitude"]: r for r in listed(user_project, slurm)}
+    # squeue says CANCELLED while the controller remembers the job; a cancelled pending
+    # array task may be forgotten at once, and then it has left the queue unstarted
+    assert final["small"]["error"] in (
+        f"its SLURM job {cancelled} was cancelled before it started",
+        f"its SLURM job {cancelled} left the queue without starting the trial",
+    ), final["small"]
+    big = final["big"]
+    assert (big["key"], big["name"], big["iteration"]) == (
+        records["big"]["key"], records["big"]["name"], 1,
+    )  # fmt: skip
+    assert big["main"] == 10.0 and Path(big["notebook"]).is_file(), big
+    environment = json.loads((Path(big["folder"]) / "environment.json").read_text())
+    assert environment["scheduler_job"]["array_job"] in big["scheduler_job"], environment
+
+
+def test_a_refused_sweep_that_would_not_wait_writes_nothing(slurm, user_project):
+    user_project.write("notes.txt", "not committed\n")  # a dirty tree refuses the sweep
+    before = slurm.jobs()
+    result = user_project.run(*NO_WAIT, "+exp=draw", "amplitude=small", env=slurm.env)
+
+    assert result.returncode == 2, result.output
+    assert "was refused" in result.stderr and "Submitted" not in result.stdout, result.output
+    assert set(slurm.jobs()) <= set(before)  # nothing submitted
+    assert user_project.trial_folders() == set()
+    assert not (user_project.trials_folder / ".hydra" / "multirun").exists()
+
+
+def test_a_slurm_job_squeue_does_not_know_leaves_its_queued_trial_lost(
+    slurm, tmp_path, monkeypatch
+):
+    from dataclasses import replace
+
+    from test_store import plan
+
+    from mitosis_hydra import list_trials
+    from mitosis_hydra.core.records import TrialStatus
+    from mitosis_hydra.storage.store import TrialStore
+
+    monkeypatch.setenv("SLURM_CONF", slurm.env["SLURM_CONF"])
+    store = TrialStore(tmp_path / "trials")
+    queued = store.begin_trial(replace(plan(store.trials_folder), status=TrialStatus.QUEUED))
+    store.name_scheduler_job(queued.key, "slurm:999999_0")
+
+    [lost] = list_trials(store.trials_folder)
+
+    assert lost.status is TrialStatus.LOST
+    assert lost.error == "its SLURM job 999999_0 left the queue without starting the trial"
+
+
+def readme_no_wait_session() -> list[tuple[str, list[str]]]:
+    """The README's wait=false console block: [(command, expected lines)]."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- readme-slurm: no-wait", 1)[1].split("```console\n", 1)[1]
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.split("```", 1)[0].splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+_VARYING = [  # what differs from run to run: sweep id, keys, job ids, queued or started
+    (re.compile(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-[0-9a-f]{4}"), "SWEEP"),
+    (re.compile(r"(?<![\w-])[a-km-np-z2-9]{10}(?![\w-])"), "KEY"),
+    (re.compile(r"slurm job \d+_(\d+)"), r"slurm job N_\1"),
+    (re.compile(r"(?<=  )(queued|running)(?=  |$)"), "STATE"),
+    (re.compile(r" {2,}"), "  "),  # column widths follow the longest status
+]
+
+
+def _normal(text: str) -> str:
+    for pattern, replacement in _VARYING:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@kernel
+def test_the_readme_sweep_that_does_not_wait_runs_on_slurm(slurm, tmp_path):
+    from test_readme import line_pattern
+
+    project = quickstart_copy(tmp_path)
+    env = {**git_environment(tmp_path / "home"), **slurm.env}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    steps = readme_no_wait_session()
+    assert [command.split()[:3] for command, _ in steps] == [
+        ["python", "-m", "project_pkg"], ["mitosis-hydra", "list", "--sweep"],
+    ]  # fmt: skip
+    readme_sweep, sweep = steps[1][0].split()[-1], None
+    for command, expected in steps:
+        if sweep is not None:
+            command = command.replace(readme_sweep, sweep)
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=project, env=env,
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        output = done.stdout + done.stderr
+        print(f"$ {command}\n{output}")  # shown with pytest -rP
+        assert done.returncode == 0, output
+        sweep = sweep or re.search(r"list --sweep (\S+)", done.stdout).group(1)
+        actual = [_normal(line) for line in output.splitlines()]
+        for wanted in (line for line in expected if line.strip() != "..."):
+            pattern = line_pattern(_normal(wanted))  # rows may come in another order
+            assert any(pattern.fullmatch(line) for line in actual), (wanted, output)
+
+    def finished() -> bool:
+        return {t.status for t in list_trials(project / "trials", sweep=sweep)} == {"finished"}
+
+    from mitosis_hydra import list_trials
+
+    wait_for(finished, "both trials finished", timeout=300)  # and the cluster idle again
+
+
+def _submitted_and_queued(user_project, slurm, result, held: str) -> dict[str, dict]:
+    """What a sweep that does not wait printed and recorded (its jobs held): amplitude → record."""
+    assert result.returncode == 0, result.output
+    sweep = re.search(r"mitosis-hydra list --sweep (\S+)", result.stdout).group(1)
+    records = {r["variants"]["amplitude"]: r for r in listed(user_project, slurm, "--sweep", sweep)}
+    assert {r["status"] for r in records.values()} == {"queued"}, [
+        r["error"] for r in records.values()
+    ]
+    for record in records.values():
+        assert record["pid"] is None and record["scheduler_job"].startswith("slurm:"), record
+        job = record["scheduler_job"].removeprefix("slurm:")
+        assert f"{record['name']}  key {record['key']}  queued  slurm job {job}" in result.stdout
+    assert f"Submitted 2 trials of sweep {sweep} without waiting" in result.stdout, result.output
+    shown = user_project.cli("show", records["small"]["key"])
+    job = records["small"]["scheduler_job"].removeprefix("slurm:")
+    assert re.search(r"status\s+queued\n", shown.stdout), shown.stdout + shown.stderr
+    assert re.search(rf"submitted as\s+slurm job {job}\n", shown.stdout), shown.stdout
+
+    # a resumed sweep leaves trials in flight alone: nothing new is submitted
+    again = user_project.run(
+        *NO_WAIT, held, "+exp=draw", "amplitude=small,big", "mitosis.resume=true",
+        env=slurm.env, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.output
+    assert f"key {records['big']['key']}  queued (mitosis.resume)" in again.stdout, again.output
+    assert len(listed(user_project, slurm)) == 2
+    return records

@@ -130,6 +130,10 @@ class SweepRefusedError(MitosisError):
     """At least one job of a sweep cannot run as a recorded trial; none was started."""
 
 
+class ReservationError(MitosisError):
+    """A job found its reserved (`queued`) trial taken, gone, or reserved for another trial."""
+
+
 class UsageError(MitosisError):
     """The command line asks for something that cannot be done as asked."""
 

@@ -11,8 +11,13 @@ from typing import Any
 
 
 class TrialStatus(enum.StrEnum):
-    """What happened to a trial; `running` only while its driver lives (see liveness.py)."""
+    """What happened to a trial; `running` only while its driver lives (see liveness.py).
 
+    `queued`: reserved by a sweep that did not wait (`hydra.launcher.wait=false`);
+    its scheduler job has not started it yet (see storage/queued.py).
+    """
+
+    QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
@@ -71,15 +76,18 @@ class TrialPlan:
     # name part -> variant label: what names the trial and counts its iterations
     # (None: the tracked variants' groups and names, as before placements existed)
     named: dict[str, str] | None = None
+    # `queued` for a trial reserved before its job runs (no pid: nothing drives it yet)
+    status: TrialStatus = TrialStatus.RUNNING
 
     def open_record(self, name: str, iteration: int) -> TrialRecord:
-        """The `running` record this plan becomes once it has a name and an iteration."""
+        """The record this plan becomes once it has a name and an iteration (`running`,
+        or `queued` for a reservation)."""
         return TrialRecord(
             key=self.key,
             experiment=self.experiment,
             name=name,
             iteration=iteration,
-            status=TrialStatus.RUNNING,
+            status=self.status,
             seed=self.seed,
             commit=self.commit,
             variants=dict(self.variants),
@@ -120,6 +128,8 @@ class TrialRecord:
     pid_start: str | None = None
     heartbeat_at: datetime | None = None
     sweep: str | None = None
+    # the scheduler's job that runs a reserved trial, e.g. `slurm:1234_0` (schema version 4)
+    scheduler_job: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data (the `--json` form of the CLI)."""
@@ -147,6 +157,7 @@ class TrialRecord:
             "pid_start": self.pid_start,
             "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
             "sweep": self.sweep,
+            "scheduler_job": self.scheduler_job,
         }
 
 
@@ -238,6 +249,21 @@ class TrialMain(float):
 
     def __repr__(self) -> str:
         return float.__repr__(self)
+
+
+@dataclass(frozen=True)
+class TrialQueued:
+    """A Hydra job's return value when its trial is not finished yet: submitted and not
+    waited for (`hydra.launcher.wait=false`), or in flight when a resumed sweep met it.
+
+    Not a number: a sweeper that needs each job's metric (Optuna) cannot use a sweep
+    that does not wait, and the launcher refuses that combination.
+    """
+
+    key: str | None  # None for a debug trial (nothing recorded)
+    name: str | None
+    status: str  # `queued` or `running`
+    scheduler_job: str | None = None
 
 
 def _trial_main(main: float, fields: dict[str, Any], done_before: bool) -> TrialMain:

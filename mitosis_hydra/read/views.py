@@ -197,10 +197,16 @@ def _scheduler_row(job: dict[str, str] | None) -> list[tuple[str, str]]:
 
 
 def _driver_row(record: dict[str, Any]) -> list[tuple[str, str]]:
-    """Who ran it, and its last sign of life (what tells a lost trial; see liveness.py)."""
-    if record.get("pid") is None:
-        return []
-    return [("driver", f"pid {record['pid']}, last heartbeat {record.get('heartbeat_at') or '?'}")]
+    """Who ran it, and its last sign of life (what tells a lost trial; see liveness.py); for a
+    trial a sweep reserved without waiting, the scheduler's job that runs it."""
+    rows = []
+    if record.get("scheduler_job"):
+        kind, _, job = record["scheduler_job"].partition(":")
+        rows.append(("submitted as", f"{kind} job {job}"))
+    if record.get("pid") is not None:
+        beat = record.get("heartbeat_at") or "?"
+        rows.append(("driver", f"pid {record['pid']}, last heartbeat {beat}"))
+    return rows
 
 
 def _section(out: Console, title: str, rows: list[tuple[str, str]]) -> None:

@@ -2,9 +2,10 @@
 
 A job is *done before* when the trials database holds a finished trial of the
 same experiment, the same variant names (every parameter, as recorded) and the
-same seed, at the commit the tree is at now. Failed, interrupted and lost
-trials do not count: their jobs run again, as new iterations. Nothing here
-writes anything.
+same seed, at the commit the tree is at now; the mitosis launcher also
+leaves alone a job whose trial is *in flight* (`queued` or `running`).
+Failed, interrupted and lost trials do not count: their jobs run again, as
+new iterations. Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ def done_before(spec: TrialSpec, commit: str | None) -> TrialRecord | None:
         return None
     store = TrialStore(spec.settings.trials_folder, spec.settings.db)
     return store.finished_trial(spec.experiment, spec.variants, spec.seed, commit)
+
+
+def in_flight(spec: TrialSpec, commit: str | None) -> TrialRecord | None:
+    """A `queued` or `running` trial of this job (same experiment, variants, seed, commit).
+
+    The mitosis launcher does not run such a job again when it resumes a sweep: the
+    trial is on its way (a sweep submitted without waiting, or one still running).
+    """
+    if spec.debug or commit is None:
+        return None
+    store = TrialStore(spec.settings.trials_folder, spec.settings.db)
+    return store.in_flight_trial(spec.experiment, spec.variants, spec.seed, commit)
 
 
 def done_before_line(done: TrialMain) -> str:

@@ -12,6 +12,8 @@ into a failed `JobReturn` carrying a TrialInterruptedError (one Hydra prints
 without a traceback), so the sweep's summary (or Hydra's error line) still
 prints and the command exits non-zero.
 Outside those launches nothing changes.
+With `hydra.launcher.wait=false` the mitosis launcher waits for no job
+(`submit_only`).
 """
 
 from __future__ import annotations
@@ -189,3 +191,22 @@ def _wrap_launch(launcher_class: type) -> None:
 
     launch_never_hanging.never_hangs = True  # type: ignore[attr-defined]
     launcher_class.launch = launch_never_hanging  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def submit_only() -> Iterator[None]:
+    """While handing jobs to submitit: submit them, wait for none (`hydra.launcher.wait=false`).
+
+    Hydra's submitit launcher submits every job (`executor.map_array`) and then
+    reads each job's `results()`, which blocks until the job ends. Here `results()`
+    answers at once with the submitted job itself, so the launcher returns the
+    submitit Job objects (their ids) as soon as the scheduler accepted them.
+    """
+    from submitit.core import core
+
+    old_results = core.Job.results
+    core.Job.results = lambda self: [self]
+    try:
+        yield
+    finally:
+        core.Job.results = old_results

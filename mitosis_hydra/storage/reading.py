@@ -35,10 +35,10 @@ COLUMNS = (
     "key", "experiment", "name", "combo", "iteration", "status", "seed", "commit",
     "variants", "started_at", "finished_at", "wall_time", "cpu_time", "main", "metrics",
     "folder", "notebook", "host", "error", "reproduction_of", "pid", "pid_start",
-    "heartbeat_at", "sweep",
+    "heartbeat_at", "sweep", "scheduler_job",
 )  # fmt: skip
 ALL_COLUMNS = ", ".join(f'"{name}"' for name in COLUMNS)
-SCHEMA_VERSION = 3  # schema.SCHEMA_VERSION, checked by the same test
+SCHEMA_VERSION = 4  # schema.SCHEMA_VERSION, checked by the same test
 INDEXES = frozenset({"ix_trials_experiment_started", "ix_trials_started_key", "ix_trials_status"})
 ORDER = "started_at, key"  # list_trials' order, an index scan of ix_trials_started_key
 
@@ -290,17 +290,24 @@ def _records(db: Database, rows: list[Any]) -> list[TrialRecord]:
     folder = db.trials_folder
     with collector_paused():
         found = [row_record(row, folder) for row in rows]
-    if TrialStatus.RUNNING.value in map(_STATUS_COLUMN, rows):
+    if not _UNSETTLED.isdisjoint(map(_STATUS_COLUMN, rows)):
         return _checked(db, found)
     return found
 
 
 _STATUS_COLUMN = itemgetter(COLUMNS.index("status"))
+# statuses a reader may have to close: a dead driver's `running`, a never-run `queued`
+_UNSETTLED = frozenset({TrialStatus.RUNNING.value, TrialStatus.QUEUED.value})
 
 
 def _checked(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
     """These records, those `running` without a living driver closed as `lost` (a write,
-    through SQLAlchemy: trials.detect_lost; only then is it imported)."""
+    through SQLAlchemy: trials.detect_lost; only then is it imported), and those `queued`
+    whose scheduler job will never start them (storage/queued.py asks the scheduler)."""
+    if any(record.status is TrialStatus.QUEUED and record.scheduler_job for record in found):
+        from mitosis_hydra.storage.trials import detect_lost
+
+        return detect_lost(db, found)
     if not any(record.status is TrialStatus.RUNNING for record in found):
         return found
     if not any(liveness.lost_reasons(found)):
@@ -327,15 +334,18 @@ def _rows_of(db: Database, keys: Sequence[str]) -> list[Any]:
     return [found[key] for key in keys]
 
 
-def running_records(db: Database) -> list[TrialRecord]:
-    """The records still `running` (few: the index on status finds them)."""
+def unsettled_records(db: Database) -> list[TrialRecord]:
+    """The records still `running` or `queued` (few: the index on status finds them)."""
     rows = select(
-        db, f"SELECT {ALL_COLUMNS} FROM trials WHERE status = :status", {"status": "running"}
+        db,
+        f"SELECT {ALL_COLUMNS} FROM trials WHERE status IN (:running, :queued)",
+        {"running": TrialStatus.RUNNING.value, "queued": TrialStatus.QUEUED.value},
     )
     return [row_record(row, db.trials_folder) for row in rows]
 
 
 def close_lost(db: Database) -> list[TrialRecord]:
-    """Close every `running` trial whose driver is gone as `lost`; return those."""
-    checked = _checked(db, running_records(db))
+    """Close every `running` trial whose driver is gone as `lost`, and every `queued` one
+    whose job will never run it; return those closed as `lost`."""
+    checked = _checked(db, unsettled_records(db))
     return [record for record in checked if record.status is TrialStatus.LOST]

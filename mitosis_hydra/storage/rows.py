@@ -77,6 +77,7 @@ def record_row(record: TrialRecord, combo: str) -> dict[str, Any]:
         "pid_start": record.pid_start,
         "heartbeat_at": record.heartbeat_at.isoformat() if record.heartbeat_at else None,
         "sweep": record.sweep,
+        "scheduler_job": record.scheduler_job,
         "main": dumps(None),
         "metrics": dumps({}),
     }
@@ -161,6 +162,7 @@ _FIELDS: dict[str, tuple[int, Callable[[Any, Path], Any] | None]] = {
     "pid_start": (21, None),
     "heartbeat_at": (22, _time),
     "sweep": (23, None),
+    "scheduler_job": (24, None),
 }
 
 
@@ -204,7 +206,7 @@ def row_json(row: Any, trials_folder: str) -> str:
     """
     (key, experiment, name, _combo, iteration, status, seed, commit, variants, started_at,
      finished_at, wall_time, cpu_time, main, metrics, folder, notebook, host, error,
-     reproduction_of, pid, pid_start, heartbeat_at, sweep) = row  # fmt: skip
+     reproduction_of, pid, pid_start, heartbeat_at, sweep, scheduler_job) = row  # fmt: skip
     if status not in _STATUS:
         TrialStatus(status)  # the ValueError row_record raises
     s, null = _string, "null"
@@ -222,7 +224,8 @@ def row_json(row: Any, trials_folder: str) -> str:
         f'"pid": {null if pid is None else f"{pid:d}"}, '
         f'"pid_start": {null if pid_start is None else s(pid_start)}, '
         f'"heartbeat_at": {s(heartbeat_at) if heartbeat_at else null}, '
-        f'"sweep": {null if sweep is None else s(sweep)}}}'
+        f'"sweep": {null if sweep is None else s(sweep)}, '
+        f'"scheduler_job": {null if scheduler_job is None else s(scheduler_job)}}}'
     )
 
 

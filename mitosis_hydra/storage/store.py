@@ -9,7 +9,7 @@ audit), rows.py (row ↔ record). This facade keeps the methods the rest of the 
 
 from __future__ import annotations
 
-from mitosis_hydra.storage import lookup, reading, trials
+from mitosis_hydra.storage import lookup, queued, reading, trials
 from mitosis_hydra.storage import variants as locks
 from mitosis_hydra.storage.engine import DB_FILENAME, Database, close_engines, default_url
 from mitosis_hydra.storage.trials import new_key
@@ -34,6 +34,12 @@ class TrialStore(Database):
     close_lost = reading.close_lost
     finished_trial = lookup.finished_record
     keys_named = lookup.keys_named
+
+    # reserved trials (a sweep that does not wait): take over, name the job, release
+    take_over = queued.take_over
+    name_scheduler_job = queued.name_scheduler_job
+    release = queued.release
+    in_flight_trial = queued.in_flight_record
 
     # variant locks
     check_locks = locks.check_locks

@@ -29,7 +29,7 @@ from mitosis_hydra.core.records import (
     VariantValue,
     close_record,
 )
-from mitosis_hydra.storage import faults, liveness, record_file, schema
+from mitosis_hydra.storage import faults, liveness, queued, record_file, schema
 from mitosis_hydra.storage.engine import Database
 from mitosis_hydra.storage.lookup import find_record
 from mitosis_hydra.storage.rows import outcome_values, record_row
@@ -186,6 +186,7 @@ def get(db: Database, key_or_prefix: str) -> TrialRecord:
 
 def detect_lost(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
     """These records, those `running` without a living driver closed as `lost`."""
+    found = queued.settle(db, found)  # and `queued` ones whose job will never start
     if not any(r.status is TrialStatus.RUNNING for r in found):
         return found
     reasons = liveness.lost_reasons(found)
