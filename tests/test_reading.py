@@ -256,7 +256,7 @@ def test_compare_merges_two_texts_of_one_combination_in_listing_order(folder: Pa
             'iteration + 100, status, seed, "commit", \'{"amplitude":"big"}\', '
             "'2026-01-01T00:00:30+00:00', finished_at, wall_time, cpu_time, '41.5', metrics, "
             "folder, notebook, host, error, reproduction_of, pid, pid_start, heartbeat_at, "
-            "sweep FROM trials WHERE variants LIKE '%big%' AND status = 'finished' "
+            "sweep, scheduler_job FROM trials WHERE variants LIKE '%big%' AND status = 'finished' "
             "ORDER BY started_at LIMIT 1"
         )
     records = TrialStore(folder).list_trials()
