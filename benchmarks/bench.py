@@ -28,7 +28,8 @@ new. What is measured, per process (see `measure`):
 The table shows medians and each median's ratio to the floor's. Then: the
 phases of a sweep (before its first trial, its trials, after the last, read
 from the trials' records), HTML size per trial, `--help` time, and the trials
-store at scale (benchmarks/store_scale.py).
+store at scale (benchmarks/store_scale.py), and the scale targets of issue 12
+(benchmarks/targets.py: a long sweep, …), each as a ratio to its own floor.
 """
 
 from __future__ import annotations
@@ -324,6 +325,20 @@ def store_scale(count: int, total: int) -> str:
     return shown.stdout.strip()
 
 
+def scale_targets(quick: bool) -> str:
+    """Issue 12's targets, each script in this folder measuring its own against its floor."""
+    import index_scale
+    import long_sweep
+    import reading_scale
+    from targets import table as target_table
+
+    rows = []
+    rows += reading_scale.measure_targets(total=20_000 if quick else 100_000)
+    rows += index_scale.measure_targets(total=20_000 if quick else 100_000)
+    rows += long_sweep.measure_targets(trials=20 if quick else 100)
+    return target_table(rows)
+
+
 def machine() -> str:
     cores = os.cpu_count()
     release = platform.freedesktop_os_release().get("PRETTY_NAME", platform.platform())
@@ -362,6 +377,8 @@ def main() -> None:
     print(table(found, notes))
     print()
     print("\n".join(extra))
+    print("\nscale targets (each measured against its floor in this run)\n", flush=True)
+    print(scale_targets(args.quick))
     print(f"\nbench took {time.perf_counter() - began:.0f} s")
 
 

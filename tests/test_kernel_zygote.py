@@ -45,6 +45,29 @@ def test_every_kernel_is_a_fresh_process_in_its_cwd(tmp_path):
     assert left_a == left_b == "False"
 
 
+def test_forked_kernels_have_numpy_working_and_their_own_random_state(tmp_path):
+    # numpy is imported once in the zygote; BLAS (its threads restart after fork) and
+    # the global generators (reseeded per child) must behave as in a kernel of its own.
+    parent = zygote.KernelZygote(str(tmp_path), kernel_env())
+    cell = (
+        "import random, sys\nalready = 'numpy' in sys.modules\nimport numpy as np\n"
+        "a = np.arange(250_000, dtype=float).reshape(500, 500) / 250_000\n"
+        "print(already, bool(np.allclose(a @ np.eye(500), a)), np.random.random(), random.random())"
+    )
+    try:
+        seen = []
+        for _ in range(2):
+            notebook = _notebook(cell)
+            with TrialKernel(cwd=str(tmp_path), zygote=parent) as kernel:
+                assert kernel.execute(notebook).outcome == "ok"
+            seen.append(_text(notebook.cells[0]).split())
+    finally:
+        parent.close()
+    (preloaded_a, blas_a, np_a, py_a), (preloaded_b, blas_b, np_b, py_b) = seen
+    assert preloaded_a == preloaded_b == blas_a == blas_b == "True"
+    assert np_a != np_b and py_a != py_b
+
+
 def test_a_kernel_that_dies_is_reported(tmp_path):
     parent = zygote.KernelZygote(str(tmp_path), kernel_env())
     try:

@@ -46,6 +46,23 @@ def test_one_exit_code_per_outcome(outcome, code):
     assert exit_code(outcome) == code
 
 
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (errors.ConfigError("no exp"), 2),
+        (errors.RebuildRefusedError("still readable"), 2),
+        (errors.ReproductionError("commit missing"), 1),
+        (errors.VariantInUseError("3 trials use it"), 1),
+        (errors.TrialFailedError("raised", key="k", name="t-1", status="failed"), 1),
+        (errors.TrialInterruptedError("SIGTERM", key="k", status="interrupted"), 130),
+    ],
+)
+def test_errors_carry_their_exit_code_across_pickling(error, code):
+    back = pickle.loads(pickle.dumps(error))
+    assert (error.exit_code, back.exit_code) == (code, code)
+    assert exit_code(back) == code
+
+
 def test_exit_codes_read_back_as_statuses():
     for status in (TrialStatus.FINISHED, TrialStatus.FAILED, TrialStatus.INTERRUPTED):
         assert status_of_exit(exit_code(status)) is status

@@ -408,6 +408,22 @@ def test_without_resume_a_sweep_runs_every_job_again(project):
 
 
 @kernel
+def test_a_job_whose_trial_finished_while_the_sweep_ran_is_done_before(project):
+    # Two jobs of one spec: the launcher finds neither finished when it checks, the
+    # only worker runs the first, and the second's own check (trial_task) finds it.
+    swept = project.run(
+        *MITOSIS, "hydra.launcher.n_jobs=1", "+exp=draw", "amplitude=small", "seed=3,3",
+        "mitosis.resume=true",
+    )  # fmt: skip
+
+    assert swept.returncode == 0, swept.output
+    [trial] = project.trials()
+    rows = [line.split()[:3] for line in swept.stdout.splitlines() if trial.name + " " in line]
+    assert rows == [[trial.name, "finished", "4"], [trial.name, "done", "before"]], swept.stdout
+    assert "2 trials: 1 finished, 1 done before" in swept.stdout
+
+
+@kernel
 @pytest.mark.parametrize("launcher", ["basic", "joblib"])
 def test_resume_under_hydras_launchers_returns_the_recorded_main(project, launcher, tmp_path):
     returns = tmp_path / "returns.jsonl"

@@ -32,6 +32,9 @@ class MitosisLauncherConf:
     # skip every job that already has a finished trial (same experiment, variants,
     # seed, at the current commit); the same as mitosis.resume=true
     resume: bool = False
+    # false: submit every job to the inner (submitit) launcher's scheduler, record the
+    # trials `queued`, print their keys and return without waiting for them
+    wait: bool = True
 
 
 ConfigStore.instance().store(
@@ -48,11 +51,13 @@ class MitosisLauncher(Launcher):
         progress: bool | None = None,
         inner: Any = None,
         resume: bool = False,
+        wait: bool = True,
     ) -> None:
         self.n_jobs = n_jobs
         self.progress = progress
         self.inner = inner
         self.resume = resume
+        self.wait = wait
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None

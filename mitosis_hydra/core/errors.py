@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from mitosis_hydra.core import outcomes
+
 
 class MitosisError(Exception):
-    """Base of every error mitosis_hydra raises on purpose."""
+    """Base of every error mitosis_hydra raises on purpose.
+
+    `exit_code` is how a process ends on it: by default 2, refused before
+    anything ran; an error that ends a command which did run says otherwise.
+    """
+
+    exit_code: int = outcomes.EXIT_REFUSED
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -77,6 +85,10 @@ class TrialNotFinishedError(MitosisError):
         self.status = status
         self.notebook = notebook
 
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]  # decided by how the trial ended
+        return outcomes.exit_code(self.status)
+
 
 class TrialFailedError(TrialNotFinishedError):
     """The experiment raised or returned something that is not a result."""
@@ -93,9 +105,13 @@ class VariantNotFoundError(MitosisError):
 class VariantInUseError(MitosisError):
     """A variant name still has trials recorded with it, so releasing it needs --force."""
 
+    exit_code = outcomes.EXIT_FAILED
+
 
 class ReproductionError(MitosisError):
     """A recorded trial cannot be re-run (repository gone, commit missing, unknown command)."""
+
+    exit_code = outcomes.EXIT_FAILED
 
 
 class TrialsFolderError(MitosisError):
@@ -114,12 +130,22 @@ class SweepRefusedError(MitosisError):
     """At least one job of a sweep cannot run as a recorded trial; none was started."""
 
 
+class ReservationError(MitosisError):
+    """A job found its reserved (`queued`) trial taken, gone, or reserved for another trial."""
+
+
 class UsageError(MitosisError):
     """The command line asks for something that cannot be done as asked."""
 
 
+class RebuildRefusedError(MitosisError):
+    """The database to rebuild still holds trials, or cannot be replaced."""
+
+
 class Interrupted(BaseException):
     """SIGTERM, turned into an exception like KeyboardInterrupt is for SIGINT."""
+
+    exit_code = outcomes.EXIT_INTERRUPTED
 
 
 # Errors Hydra prints as their message only, without a traceback: they subclass
@@ -133,6 +159,11 @@ _HYDRA_COMPACT: dict[str, tuple[type[MitosisError], str]] = {
     "JobRefusedError": (
         MitosisError,
         "A job of another launcher's sweep was refused: Hydra prints the message, no traceback.",
+    ),
+    "JobInterruptedError": (
+        TrialInterruptedError,
+        "A batch job (SLURM) was cancelled or killed before its trial could report: Hydra "
+        "prints the message, no traceback.",
     ),
 }
 

@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from mitosis_hydra.core.errors import Interrupted, MitosisError, TrialNotFinishedError
 from mitosis_hydra.core.records import TrialStatus
 
 EXIT_FINISHED = 0
@@ -25,25 +24,24 @@ EXIT_INTERRUPTED = 130
 NOT_STARTED = "not started"  # the sweep stopped before the job began
 DONE_BEFORE = "done before"  # a resumed sweep's job whose finished trial already existed
 COMPLETE = (TrialStatus.FINISHED, DONE_BEFORE)  # the jobs that return a main metric
+# a job submitted and not waited for, or met in flight by a resumed sweep: not a failure
+PENDING = (TrialStatus.QUEUED, TrialStatus.RUNNING)
 
 
 def exit_code(outcome: TrialStatus | str | BaseException | None) -> int:
     """The exit code for how something ended: a status, an error, or None (it finished).
 
-    A MitosisError other than a trial's own failure means nothing ran (refused, 2);
-    any other exception is a failure (1); Ctrl-C and SIGTERM are 130.
+    Errors of mitosis_hydra carry their own `exit_code` (core/errors.py: 2 when
+    nothing ran, a trial's failure by its status); any other exception is a
+    failure (1); Ctrl-C is 130.
     """
     if outcome is None:
         return EXIT_FINISHED
-    if isinstance(outcome, KeyboardInterrupt | Interrupted):
+    if isinstance(outcome, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(outcome, TrialNotFinishedError):
-        return exit_code(outcome.status)
-    if isinstance(outcome, MitosisError):
-        return EXIT_REFUSED
     if isinstance(outcome, BaseException):
-        return EXIT_FAILED
-    if outcome in COMPLETE:
+        return getattr(outcome, "exit_code", EXIT_FAILED)
+    if outcome in COMPLETE or outcome in PENDING:
         return EXIT_FINISHED
     return EXIT_INTERRUPTED if outcome == TrialStatus.INTERRUPTED else EXIT_FAILED
 
@@ -69,6 +67,7 @@ def counts_text(counts: dict[str, int]) -> str:
 STATUS_STYLE = {
     TrialStatus.FINISHED: "green",
     TrialStatus.FAILED: "bold red",
+    TrialStatus.QUEUED: "blue",
     TrialStatus.RUNNING: "yellow",
     TrialStatus.INTERRUPTED: "magenta",
     TrialStatus.LOST: "bold blue",
@@ -78,6 +77,7 @@ STATUS_STYLE = {
 STATUS_ANSI = {
     TrialStatus.FINISHED: "32",
     TrialStatus.FAILED: "1;31",
+    TrialStatus.QUEUED: "34",
     TrialStatus.RUNNING: "33",
     TrialStatus.INTERRUPTED: "35",
     TrialStatus.LOST: "1;34",
@@ -87,6 +87,7 @@ STATUS_ANSI = {
 STATUS_HTML = {  # background colours of the index page's status badges
     TrialStatus.FINISHED: "#2e7d32",
     TrialStatus.FAILED: "#c62828",
+    TrialStatus.QUEUED: "#1565c0",
     TrialStatus.RUNNING: "#f9a825",
     TrialStatus.INTERRUPTED: "#6a1b9a",
     TrialStatus.LOST: "#546e7a",

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 
 class TrialStatus(enum.StrEnum):
-    """What happened to a trial; `running` only while its driver lives (see liveness.py)."""
+    """What happened to a trial; `running` only while its driver lives (see liveness.py).
 
+    `queued`: reserved by a sweep that did not wait (`hydra.launcher.wait=false`);
+    its scheduler job has not started it yet (see storage/queued.py).
+    """
+
+    QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
     FAILED = "failed"
@@ -70,15 +76,18 @@ class TrialPlan:
     # name part -> variant label: what names the trial and counts its iterations
     # (None: the tracked variants' groups and names, as before placements existed)
     named: dict[str, str] | None = None
+    # `queued` for a trial reserved before its job runs (no pid: nothing drives it yet)
+    status: TrialStatus = TrialStatus.RUNNING
 
     def open_record(self, name: str, iteration: int) -> TrialRecord:
-        """The `running` record this plan becomes once it has a name and an iteration."""
+        """The record this plan becomes once it has a name and an iteration (`running`,
+        or `queued` for a reservation)."""
         return TrialRecord(
             key=self.key,
             experiment=self.experiment,
             name=name,
             iteration=iteration,
-            status=TrialStatus.RUNNING,
+            status=self.status,
             seed=self.seed,
             commit=self.commit,
             variants=dict(self.variants),
@@ -119,6 +128,8 @@ class TrialRecord:
     pid_start: str | None = None
     heartbeat_at: datetime | None = None
     sweep: str | None = None
+    # the scheduler's job that runs a reserved trial, e.g. `slurm:1234_0` (schema version 4)
+    scheduler_job: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data (the `--json` form of the CLI)."""
@@ -146,7 +157,51 @@ class TrialRecord:
             "pid_start": self.pid_start,
             "heartbeat_at": self.heartbeat_at.isoformat() if self.heartbeat_at else None,
             "sweep": self.sweep,
+            "scheduler_job": self.scheduler_job,
         }
+
+
+class _Stored:
+    """A field of a record read from the database, decoded from its row when first read.
+
+    Iterating 100,000 records spent most of its time building them: three JSON
+    documents, three datetimes and two Paths each, for fields most readers never
+    look at. A record made by `stored_record` is its row, and decodes each field
+    on its first read (then keeps the value); one made by `TrialRecord(...)` holds
+    every value from the start. Both compare, copy, pickle and `replace` alike.
+    """
+
+    __slots__ = ("default", "name")
+
+    def __init__(self, name: str, default: Any = MISSING) -> None:
+        self.name, self.default = name, default
+
+    def __get__(self, record: Any, owner: Any = None) -> Any:
+        if record is None:  # on the class: the field's default, as a dataclass has it
+            if self.default is MISSING:
+                raise AttributeError(self.name)
+            return self.default
+        values = record.__dict__
+        try:
+            return values[self.name]
+        except KeyError:
+            value = values[self.name] = values["_decode"](self.name)
+            return value
+
+    def __set__(self, record: Any, value: Any) -> None:  # __init__'s; frozen stays frozen
+        record.__dict__[self.name] = value
+
+
+for _field in TrialRecord.__dataclass_fields__.values():  # __init__ sets them through it
+    setattr(TrialRecord, _field.name, _Stored(_field.name, _field.default))
+
+
+def stored_record(decode: Callable[[str], Any]) -> TrialRecord:
+    """A TrialRecord whose every field `decode(name)` gives when first read (see _Stored;
+    storage/rows.py makes them from database rows)."""
+    record = object.__new__(TrialRecord)
+    object.__setattr__(record, "__dict__", {"_decode": decode})
+    return record
 
 
 class TrialMain(float):
@@ -194,6 +249,21 @@ class TrialMain(float):
 
     def __repr__(self) -> str:
         return float.__repr__(self)
+
+
+@dataclass(frozen=True)
+class TrialQueued:
+    """A Hydra job's return value when its trial is not finished yet: submitted and not
+    waited for (`hydra.launcher.wait=false`), or in flight when a resumed sweep met it.
+
+    Not a number: a sweeper that needs each job's metric (Optuna) cannot use a sweep
+    that does not wait, and the launcher refuses that combination.
+    """
+
+    key: str | None  # None for a debug trial (nothing recorded)
+    name: str | None
+    status: str  # `queued` or `running`
+    scheduler_job: str | None = None
 
 
 def _trial_main(main: float, fields: dict[str, Any], done_before: bool) -> TrialMain:

@@ -6,6 +6,10 @@ experiment's newest). So the listing query fetches only the ordered keys (an
 index scan), and records are read a page at a time when first reached. Which
 trials are listed is fixed when `list_trials` is called; a record is read
 when first reached, so a trial still running then may show as finished.
+
+Iterating reads every record once, in one ordered pass over the table (`scan`,
+when the store gives one) instead of a query per page, and keeps none of them:
+memory stays flat however many trials there are, and a second pass reads again.
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ from mitosis_hydra.core.records import TrialRecord
 PAGE_SIZE = 500
 
 LoadRecords = Callable[[Sequence[str]], list[TrialRecord]]
+# every record of the listing's query as stored now, oldest first, those of these keys only
+ScanRecords = Callable[[set[str]], Iterator[TrialRecord]]
 
 
 class TrialList(Sequence[TrialRecord]):
     """Trial records, oldest first; read from the database a page at a time."""
 
-    def __init__(self, keys: Sequence[str], load: LoadRecords) -> None:
+    def __init__(
+        self, keys: Sequence[str], load: LoadRecords, scan: ScanRecords | None = None
+    ) -> None:
         self._keys = list(keys)
         self._load = load
+        self._scan = scan
         self._pages: dict[int, list[TrialRecord]] = {}
 
     @property
@@ -54,6 +63,9 @@ class TrialList(Sequence[TrialRecord]):
         return self._record(position)
 
     def __iter__(self) -> Iterator[TrialRecord]:
+        if self._scan is not None and self._keys:
+            yield from self._scan(set(self._keys))
+            return
         for page in range(0, -(-len(self._keys) // PAGE_SIZE)):
             yield from self._page(page)
 
@@ -73,13 +85,13 @@ class TrialList(Sequence[TrialRecord]):
     def _page(self, page: int) -> list[TrialRecord]:
         if page not in self._pages:
             keys = self._keys[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-            with _collector_paused():
+            with collector_paused():
                 self._pages[page] = self._load(keys)
         return self._pages[page]
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """A page allocates thousands of containers that all stay alive: the cyclic
     collector would only rescan them (a third of the time of reading 100,000)."""
     was_enabled = gc.isenabled()

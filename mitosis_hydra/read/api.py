@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mitosis_hydra.core.errors import TrialNotFoundError
 from mitosis_hydra.core.layout import RESULTS_FILE
 from mitosis_hydra.core.records import TrialStatus
 from mitosis_hydra.core.trial_list import TrialList
 from mitosis_hydra.run.paths import resolve_trials_folder
-from mitosis_hydra.storage.store import TrialStore
+from mitosis_hydra.storage import reading
+from mitosis_hydra.storage.engine import Database
+
+if TYPE_CHECKING:
+    from mitosis_hydra.storage.store import TrialStore
 
 
 def open_store(trials_folder: str | Path | None = None, db: str | None = None) -> TrialStore:
     """The store of a trials folder (default: `trials/` at the current git root)."""
+    from mitosis_hydra.storage.store import TrialStore  # SQLAlchemy: not needed to list
+
     return TrialStore(resolve_trials_folder(trials_folder), db)
 
 
@@ -33,8 +39,8 @@ def list_trials(
     A `running` trial whose driver died is closed as `lost` first (see liveness.py).
     `sweep` keeps the trials of one `--multirun` (the id its summary shows).
     """
-    store = open_store(trials_folder, db)
-    return store.list_trials(experiment=experiment, status=status, sweep=sweep)
+    database = Database(resolve_trials_folder(trials_folder), db)
+    return reading.list_trials(database, experiment=experiment, status=status, sweep=sweep)
 
 
 def load_trial_data(

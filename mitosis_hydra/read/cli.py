@@ -16,14 +16,13 @@ from typing import Any, NoReturn
 
 from mitosis_hydra.core.errors import (
     MitosisError,
-    StoreError,
     TrialNotFoundError,
     UsageError,
-    VariantNotFoundError,
 )
-from mitosis_hydra.core.outcomes import EXIT_FAILED, EXIT_REFUSED, exit_code
+from mitosis_hydra.core.outcomes import EXIT_REFUSED, exit_code
 from mitosis_hydra.core.records import TrialStatus
-from mitosis_hydra.read.filters import add_compare_flags, add_variant_flag, sort_key, with_variants
+from mitosis_hydra.read.filters import add_compare_flags, add_variant_flag
+from mitosis_hydra.read.listing import DEFAULT_LAST
 
 PROG = "mitosis-hydra"
 
@@ -75,13 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_reading(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
-    p = commands.add_parser("list", parents=parents, help="recorded trials, oldest first")
+    p = commands.add_parser(
+        "list",
+        parents=parents,
+        help=f"recorded trials, oldest first: the newest {DEFAULT_LAST} unless --last or --all",
+        description=f"Recorded trials, oldest first. The table shows the newest {DEFAULT_LAST} "
+        "and says how many older ones there are; --json gives every trial.",
+    )
     p.add_argument("--experiment", "-e", help="only this experiment")
     p.add_argument(
         "--status", "-s", choices=[s.value for s in TrialStatus], help="only this status"
     )
     add_variant_flag(p)
-    p.add_argument("--last", type=_positive, metavar="N", help="only the N most recent (N ≥ 1)")
+    how_many = p.add_mutually_exclusive_group()
+    how_many.add_argument(
+        "--last",
+        type=_positive,
+        metavar="N",
+        help=f"only the N most recent (N ≥ 1; the table's default: {DEFAULT_LAST})",
+    )
+    how_many.add_argument("--all", action="store_true", help="every trial, in the table too")
     p.add_argument("--sweep", metavar="ID", help="only the trials of this sweep (its summary says)")
     p = commands.add_parser("show", parents=parents, help="everything recorded about one trial")
     p.add_argument("key", help="a trial key, a unique prefix of one, or a trial name")
@@ -148,12 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _HANDLERS[args.command]
     try:
         return handler(args)
-    except (UsageError, TrialNotFoundError, VariantNotFoundError, StoreError) as error:
+    except MitosisError as error:  # 2: asked for what is not there; 1: could not do it
         print(str(error), file=sys.stderr)
-        return EXIT_REFUSED  # asked for what is not there: nothing done
-    except MitosisError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_FAILED  # the command could not do what it was asked
+        return error.exit_code
     except KeyboardInterrupt as stop:
         print("Interrupted.", file=sys.stderr)
         return exit_code(stop)
@@ -178,6 +187,13 @@ def _store(args: argparse.Namespace):
     return TrialStore(_folder(args), args.db)
 
 
+def _database(args: argparse.Namespace):
+    """The database alone, for the reads of storage/reading.py (no SQLAlchemy on SQLite)."""
+    from mitosis_hydra.storage.engine import Database
+
+    return Database(_folder(args), args.db)
+
+
 def _key(store, key_or_name: str) -> str:
     """The key of the trial with this key, unique key prefix, or full trial name."""
     try:
@@ -194,30 +210,28 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from mitosis_hydra.read import views
+    from mitosis_hydra.read.listing import show_list
 
-    store = _store(args)
-    records = store.list_trials(experiment=args.experiment, status=args.status, sweep=args.sweep)
-    _require_sweep(store, args.sweep, records)
-    records = with_variants(records, args.variant)
-    if args.last is not None:
-        records = records[-args.last :]
-    if args.json:
-        _print_json([record.to_json() for record in records])
-    else:
-        views.trials_table(records)
+    show_list(
+        _database(args),
+        experiment=args.experiment,
+        status=args.status,
+        sweep=args.sweep,
+        variants=args.variant,
+        last=args.last,
+        every=args.all,
+        as_json=args.json,
+    )
     return 0
 
 
 def _require_sweep(store: Any, sweep: str | None, records: Any) -> None:
     """`--sweep ID` naming no recorded sweep is a mistake, not an empty table."""
+    from mitosis_hydra.read.listing import no_such_sweep
+
     if sweep is None or records or store.list_trials(sweep=sweep):
         return
-    raise UsageError(
-        f"No trial of sweep {sweep!r} is recorded.\n"
-        f"  trials folder: {store.trials_folder}\n"
-        "Copy the id from the `sweep …` line of the sweep's summary, or see `list --json`."
-    )
+    raise no_such_sweep(sweep, store.trials_folder)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -235,22 +249,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from mitosis_hydra.read import views
-    from mitosis_hydra.read.compare import compare_records
-    from mitosis_hydra.read.goal import experiment_goals
+    from mitosis_hydra.read.comparing import compare_command
 
-    store = _store(args)
-    status = None if args.status == "all" else args.status
-    records = store.list_trials(experiment=args.experiment, status=status, sweep=args.sweep)
-    _require_sweep(store, args.sweep, records)
-    if args.experiment and not records and not store.list_trials(experiment=args.experiment):
-        known = sorted({r.experiment for r in store.list_trials()})
-        raise UsageError(
-            f"No trial of experiment {args.experiment!r} is recorded.\n"
-            f"  experiments recorded: {', '.join(known) or '(none)'}\n"
-            "Try one of those with --experiment."
-        )
-    records = with_variants(records, args.variant)
-    comparisons = compare_records(records, experiment_goals(records), sort_key(args.sort, records))
+    comparisons = compare_command(
+        _database(args),
+        experiment=args.experiment,
+        status=None if args.status == "all" else args.status,
+        sweep=args.sweep,
+        variants=args.variant,
+        sort=args.sort,
+    )
     if args.json:
         _print_json([comparison.to_json() for comparison in comparisons])
     else:
@@ -347,12 +355,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from mitosis_hydra.storage.rebuild import RebuildRefusedError, rebuild
+    from mitosis_hydra.storage.rebuild import rebuild
 
-    try:
-        report = rebuild(_folder(args), args.db, force=args.force)
-    except RebuildRefusedError as error:
-        raise UsageError(str(error)) from None
+    report = rebuild(_folder(args), args.db, force=args.force)  # refused: exit 2
     if args.json:
         _print_json(
             {

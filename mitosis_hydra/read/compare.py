@@ -13,10 +13,12 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from fractions import Fraction
+from itertools import compress, repeat
+from operator import is_, mul
 from typing import Any
 
-from mitosis_hydra.core.records import TrialRecord, TrialStatus
+from mitosis_hydra.core.records import TrialRecord
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,14 @@ def summarize(values: Iterable[Any]) -> Stats | None:
     NaN and ±inf count, and show in the result as IEEE arithmetic has them (a NaN
     makes the group's mean NaN): a blank cell would hide that a trial gave one.
     """
-    numbers = [float(v) for v in values if _real(v)]
+    values = list(values)
+    numbers = list(compress(values, map(is_, map(type, values), repeat(float))))
+    if len(numbers) < len(values):  # not all floats: ints, None, text, bools (C loops above)
+        numbers = [float(v) for v in values if type(v) in _PLAIN_NUMBERS or _real(v)]
     if not numbers:
         return None
-    if all(math.isfinite(n) for n in numbers):
-        std = statistics.stdev(numbers) if len(numbers) > 1 else None
+    if all(map(math.isfinite, numbers)):
+        std = stdev(numbers) if len(numbers) > 1 else None
         return Stats(len(numbers), statistics.fmean(numbers), std, min(numbers), max(numbers))
     nan = any(math.isnan(n) for n in numbers)
     mean = math.nan if nan else sum(numbers) / len(numbers)  # inf, -inf, or nan for both
@@ -115,7 +120,59 @@ def _real(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float)
 
 
+_PLAIN_NUMBERS = frozenset({float, int})  # most values: no isinstance needed
+
+
+def stdev(numbers: list[float]) -> float:
+    """`statistics.stdev(numbers)` of finite floats: the same float, ten times faster.
+
+    statistics sums the values and their squares as exact fractions, one Python
+    call per value, then takes the correctly rounded square root of the exact
+    variance. Here the floats are scaled by one power of two so that all are whole
+    numbers, and the exact sums are integer sums in C loops; the variance is then
+    the same fraction, and goes to the same square root. Values too far apart for
+    one scale (beyond the float range) go to statistics itself.
+    """
+    sqrt_of_fraction = getattr(statistics, "_float_sqrt_of_frac", None)
+    smallest = min(filter(None, map(abs, numbers)), default=0.0)
+    shift = 53 - math.frexp(smallest)[1] if smallest else 0
+    try:
+        whole = list(map(int, map(math.ldexp, numbers, repeat(shift))))
+    except OverflowError:
+        whole = None
+    if whole is None or sqrt_of_fraction is None:
+        return statistics.stdev(numbers)
+    n = len(whole)
+    total, squares = sum(whole), sum(map(mul, whole, whole))
+    # statistics: ss = (n·Σx² − (Σx)²)/n, variance = ss/(n − 1); x = whole / 2**shift
+    spread, count = n * squares - total * total, n * (n - 1)
+    if shift >= 0:
+        variance = Fraction(spread, count << (2 * shift))
+    else:  # values of 2**53 and more: whole numbers already, scaled down
+        variance = Fraction(spread << (-2 * shift), count)
+    return sqrt_of_fraction(variance.numerator, variance.denominator)
+
+
 SORTS = ("main", "name", "trials")  # or the name of a metric
+
+
+@dataclass
+class Group:
+    """What compare reads of the trials of one variant combination, in listing order."""
+
+    keys: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    mains: list[Any] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, key: str, seed: int, main: Any, metrics: dict[str, Any]) -> None:
+        self.keys.append(key)
+        self.seeds.append(seed)
+        self.mains.append(main)
+        self.metrics.append(metrics)
+
+
+Combination = tuple[tuple[str, str], ...]  # a trial's variants, sorted by parameter
 
 
 def compare_records(
@@ -129,21 +186,32 @@ def compare_records(
     `name`: by variant names; `trials`: most first; a metric's name: highest first.
     Rows without the value sort last.
     """
-    by_experiment: dict[str, list[TrialRecord]] = {}
+    groups: dict[str, dict[Combination, Group]] = {}
     for record in records:
-        by_experiment.setdefault(record.experiment, []).append(record)
+        combo = tuple(sorted(record.variants.items()))
+        by_combo = groups.setdefault(record.experiment, {})
+        group = by_combo.get(combo) or by_combo.setdefault(combo, Group())
+        group.add(record.key, record.seed, record.main, record.metrics)
+    return compare_groups(groups, goals, sort)
+
+
+def compare_groups(
+    groups: Mapping[str, Mapping[Combination, Group]],
+    goals: Mapping[str, str] | None = None,
+    sort: str = "main",
+) -> list[Comparison]:
+    """`compare_records` of trials already grouped: experiment → combination → Group."""
     goals = goals or {}
     return [
-        _compare_one(name, by_experiment[name], goals.get(name, "maximize"), sort)
-        for name in sorted(by_experiment)
+        _compare_one(name, groups[name], goals.get(name, "maximize"), sort)
+        for name in sorted(groups)
     ]
 
 
-def _compare_one(experiment: str, records: list[TrialRecord], goal: str, sort: str) -> Comparison:
-    groups: dict[tuple[tuple[str, str], ...], list[TrialRecord]] = {}
-    for record in records:
-        groups.setdefault(tuple(sorted(record.variants.items())), []).append(record)
-    metric_names = sorted({name for record in records for name in record.metrics})
+def _compare_one(
+    experiment: str, groups: Mapping[Combination, Group], goal: str, sort: str
+) -> Comparison:
+    metric_names = sorted(metric_names_of(groups.values()))
     rows = [_row(dict(combo), groups[combo], metric_names) for combo in sorted(groups)]
     rows.sort(key=lambda row: _sort_key(row, sort, goal))  # stable: ties keep name order
     differing, constant = split_parameters([row.variants for row in rows])
@@ -153,6 +221,14 @@ def _compare_one(experiment: str, records: list[TrialRecord], goal: str, sort: s
         default=None,
     )
     return Comparison(experiment, tuple(rows), differing, constant, tuple(metric_names), goal, best)
+
+
+def metric_names_of(groups: Iterable[Group]) -> set[str]:
+    """Every metric name any trial of these groups has."""
+    names: set[str] = set()
+    for group in groups:
+        names.update(*group.metrics)
+    return names
 
 
 def _comparable(value: float) -> bool:
@@ -171,18 +247,18 @@ def _sort_key(row: ComparisonRow, sort: str, goal: str) -> tuple[bool, float]:
     return (False, stats.mean if lower_first else -stats.mean)
 
 
-def _row(variants: dict[str, str], records: list[TrialRecord], metrics: list[str]) -> ComparisonRow:
+def _row(variants: dict[str, str], group: Group, metrics: list[str]) -> ComparisonRow:
     stats = {}
     for name in metrics:
-        summary = summarize(record.metrics.get(name) for record in records)
+        summary = summarize(map(dict.get, group.metrics, repeat(name)))
         if summary is not None:
             stats[name] = summary
     return ComparisonRow(
         variants=variants,
-        trials=len(records),
-        seeds=tuple(sorted({record.seed for record in records})),
-        keys=tuple(record.key for record in records),
-        main=summarize(record.main for record in records),
+        trials=len(group.keys),
+        seeds=tuple(sorted(set(group.seeds))),
+        keys=tuple(group.keys),
+        main=summarize(group.mains),
         metrics=stats,
     )
 
@@ -195,23 +271,3 @@ def split_parameters(
     differing = tuple(n for n in names if len({combo.get(n) for combo in combos}) > 1)
     constant = {n: str(combos[0].get(n)) for n in names if n not in differing}
     return differing, constant
-
-
-def compare_trials(
-    trials_folder: str | Path | None = None,
-    *,
-    experiment: str | None = None,
-    status: str | TrialStatus | None = TrialStatus.FINISHED,
-    db: str | None = None,
-    sweep: str | None = None,
-    sort: str = "main",
-) -> list[Comparison]:
-    """`mitosis-hydra compare` as data: per experiment, statistics per variant combination.
-
-    Only finished trials count by default (`status=None` takes every trial).
-    """
-    from mitosis_hydra.read.api import list_trials
-    from mitosis_hydra.read.goal import experiment_goals
-
-    records = list_trials(trials_folder, experiment=experiment, status=status, db=db, sweep=sweep)
-    return compare_records(records, experiment_goals(records), sort)

@@ -7,7 +7,7 @@ filter by variant, and a sort key is checked against the trials being compared.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def add_variant_flag(p: argparse.ArgumentParser) -> None:
@@ -33,26 +33,39 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def with_variants(records: list, texts: Sequence[str]) -> list:
-    """The records with every `GROUP=NAME` variant asked for (`--variant`)."""
+def parse_variants(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """The (group, name) of each `GROUP=NAME` asked for with `--variant`."""
     from mitosis_hydra.core.errors import UsageError
 
+    wanted = []
     for text in texts:
         group, sep, name = text.partition("=")
         if not sep or not group or not name:
             raise UsageError(
                 f"--variant {text!r} is not GROUP=NAME.\nTry e.g. `--variant amplitude=big`."
             )
+        wanted.append((group, name))
+    return wanted
+
+
+def with_variants(records: list, texts: Sequence[str]) -> list:
+    """The records with every `GROUP=NAME` variant asked for (`--variant`)."""
+    for group, name in parse_variants(texts):
         records = [r for r in records if r.variants.get(group) == name]
     return records
 
 
 def sort_key(key: str, records: list) -> str:
     """`--sort` checked against what the compared trials have: a typo is not a silent order."""
+    return checked_sort(key, {name for record in records for name in record.metrics})
+
+
+def checked_sort(key: str, metric_names: Iterable[str]) -> str:
+    """`--sort` checked against the metric names of the compared trials."""
     from mitosis_hydra.core.errors import UsageError
     from mitosis_hydra.read.compare import SORTS
 
-    metrics = sorted({name for record in records for name in record.metrics})
+    metrics = sorted(metric_names)
     if key in SORTS or key in metrics:
         return key
     raise UsageError(

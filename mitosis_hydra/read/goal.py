@@ -9,6 +9,7 @@ knows it too.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from mitosis_hydra.core.goals import GOALS
 from mitosis_hydra.core.layout import CONFIG_FILE
@@ -29,8 +30,13 @@ def experiment_goals(records: Iterable[TrialRecord]) -> dict[str, str]:
 
 def trial_goal(record: TrialRecord) -> str:
     """The goal a trial ran with (the default if its config is gone or says none)."""
+    return folder_goal(record.folder)
+
+
+def folder_goal(folder: Path) -> str:
+    """The goal the trial in this folder ran with (read from its config.yaml)."""
     try:
-        text = (record.folder / CONFIG_FILE).read_text(encoding="utf-8")
+        text = (folder / CONFIG_FILE).read_text(encoding="utf-8")
     except OSError:
         return DEFAULT_GOAL
     import yaml

@@ -1,58 +1,107 @@
-"""A static, self-contained HTML page of all trials: `<trials folder>/index.html`.
+"""A static HTML page of all trials: `<trials folder>/index.html`, opened from the filesystem.
 
-No server, no network: styles, the script (sorting, filtering) and the plots
-(inline SVG) are inside the page; notebook links are relative to the page, so
+No server, no network: styles, the script (paging, sorting, filtering) and the
+plots (inline SVG) are inside the page; notebook links are relative to it, so
 the trials folder can be moved or copied as a whole. The first screen answers
-"which variant did best, and did everything finish": the status counts and the
-best variant combination of each experiment, by its goal; then per experiment a
-plot and a table with a column per parameter, the main metric and each metric.
+"which variant did best, and did everything finish": the status counts, the
+best variant combination of each experiment by its goal, the newest trials;
+then per experiment a plot (aggregated per combination: its size does not grow
+with the trials) and a table with a column per parameter, the main metric and
+each metric. A table shows `PAGE_ROWS` rows at a time; the page holds the first
+page of each, and the script loads the others from the data folder beside the
+page (index_data.py) when they are asked for, so 100,000 trials open at once.
 """
 
 from __future__ import annotations
 
+import gc
 import html
-import json
-import os
-from collections.abc import Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import quote
 
 from mitosis_hydra.core.records import TrialRecord, TrialStatus
-from mitosis_hydra.read.compare import Comparison, compare_records, numeric
+from mitosis_hydra.read.compare import numeric
+from mitosis_hydra.read.goal import DEFAULT_GOAL
 from mitosis_hydra.read.index_assets import SCRIPT, STYLE
+from mitosis_hydra.read.index_data import (
+    CHUNK_ROWS,
+    PAGE_ROWS,
+    STATUSES,
+    Notebooks,
+    Tables,
+    chunk_files,
+    encode,
+    inline,
+    order,
+    rows_from,
+)
 from mitosis_hydra.read.index_plot import svg_plot
+from mitosis_hydra.read.index_rows import IndexRow, rows_of
+from mitosis_hydra.read.index_summary import best_combination, best_list, filters, newest, summary
+from mitosis_hydra.read.index_table import header, row_html
 
-__all__ = ["INDEX_FILE", "render_index", "svg_plot", "write_index"]
+__all__ = ["INDEX_FILE", "build_index", "render_index", "svg_plot", "write_index"]
 
 INDEX_FILE = "index.html"
+esc = html.escape
 
 
 def write_index(
     trials_folder: str | Path | None = None, *, db: str | None = None, output: Path | None = None
 ) -> Path:
-    """Write the index page of a trials folder (default `<trials folder>/index.html`)."""
-    from mitosis_hydra.read.api import list_trials
-    from mitosis_hydra.read.goal import experiment_goals
+    """Write the index page of a trials folder (default `<trials folder>/index.html`)
+    and its data folder beside it; a reader never sees half of either."""
     from mitosis_hydra.run.paths import resolve_trials_folder
 
     folder = resolve_trials_folder(trials_folder)
-    records = list_trials(folder, db=db)
-    page = Path(output) if output else folder / INDEX_FILE
-    page.parent.mkdir(parents=True, exist_ok=True)
-    # deleted or moved since they were recorded: marked, not linked
-    missing = {r.key for r in records if r.notebook is not None and not r.notebook.exists()}
-    text = render_index(
-        records,
-        page.parent,
-        title=f"{project_name(folder)}: trials",
-        missing=missing,
-        goals=experiment_goals(records),
-    )
-    temporary = page.with_name(page.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, page)  # a reader never sees half a page
+    with collector_paused():  # 100,000 rows stay alive: rescanning them costs a third
+        return _write(folder, db, output)
+
+
+def _write(folder: Path, db: str | None, output: Path | None) -> Path:
+    from mitosis_hydra.read.index_files import missing_notebooks, write_page
+    from mitosis_hydra.read.index_rows import read_rows
+
+    rows = read_rows(folder, db)
+    page = Path(output).resolve() if output else folder / INDEX_FILE
+    missing = missing_notebooks(rows, folder)  # deleted or moved since: marked, not linked
+    goals = _goals(rows, folder, db)
+    title = f"{project_name(folder)}: trials"
+
+    def build(data: str) -> tuple[str, dict[str, str]]:
+        return build_index(
+            rows, page.parent, folder, title=title, missing=missing, goals=goals, data=data
+        )
+
+    write_page(page, build)
     return page
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off: the rows all stay alive, so it would only rescan them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _goals(rows: Sequence[IndexRow], folder: Path, db: str | None) -> dict[str, str]:
+    """Each experiment's goal, from its newest trial's config (see goal.py)."""
+    from mitosis_hydra.read.goal import experiment_goals
+    from mitosis_hydra.storage.store import TrialStore
+
+    newest = {row.experiment: row.key for row in rows}  # rows come oldest first
+    store = TrialStore(folder, db)
+    return experiment_goals(store.get(key) for key in newest.values())
 
 
 def project_name(trials_folder: Path) -> str:
@@ -72,181 +121,149 @@ def render_index(
     missing: Collection[str] = (),
     goals: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole page as text (pure apart from computing link paths).
+    """The page's text for records in hand, their notebooks relative to `page_dir`.
 
     `missing`: keys of trials whose notebook file is gone (shown, not linked);
-    `goals`: experiment → maximize or minimize (maximize if not given).
+    `goals`: experiment → maximize or minimize (maximize if not given). With
+    more than `PAGE_ROWS` trials in an experiment the page needs its data files
+    too: `build_index` returns them, `write_index` writes both.
     """
+    rows = rows_of(records, page_dir)
+    text, _files = build_index(
+        rows, page_dir, page_dir, title=title, now=now, missing=missing, goals=goals
+    )
+    return text
+
+
+def build_index(
+    rows: Sequence[IndexRow],
+    page_dir: Path,
+    trials_folder: Path,
+    *,
+    title: str,
+    now: datetime | None = None,
+    missing: Collection[str] = (),
+    goals: Mapping[str, str] | None = None,
+    data: str = "index-data",
+) -> tuple[str, dict[str, str]]:
+    """The page's text, and its data files (name in `data` → text); pure but for paths."""
     now = now or datetime.now(UTC)
-    comparisons = {c.experiment: c for c in compare_records(records, goals)}
-    by_experiment: dict[str, list[TrialRecord]] = {}
-    for record in records:
-        by_experiment.setdefault(record.experiment, []).append(record)
+    by_experiment: dict[str, list[IndexRow]] = {}
+    for row in rows:
+        by_experiment.setdefault(row.experiment, []).append(row)
+    goals = goals or {}
+    bests = {
+        name: best_combination(chosen, goals.get(name, DEFAULT_GOAL))
+        for name, chosen in by_experiment.items()
+    }
+    metrics = {name: _metric_names(chosen) for name, chosen in by_experiment.items()}
+    tables, notebooks = Tables(), Notebooks(trials_folder, page_dir, missing)
+    links = (notebooks.prefix, str(trials_folder))
+    sections, experiments, files = [], [], {}
+    for number, experiment in enumerate(sorted(by_experiment)):
+        chosen, goal = by_experiment[experiment], bests[experiment].goal
+        positions = order(chosen, goal)
+        top = chosen[positions[0]]
+        combos = _combos(chosen)
+        parameters = sorted({group for combo in combos for group in combo})
+        columns = encode(chosen, positions, metrics[experiment], tables, notebooks)
+        files.update(chunk_files(number, columns))
+        encoded = rows_from(columns, 0, PAGE_ROWS)
+        best = top.status is TrialStatus.FINISHED and numeric(top.main) is not None
+        first = [
+            row_html(row, parameters, tables.combo_list, links, best and i == 0)
+            for i, row in enumerate(encoded)
+        ]
+        head = header(parameters, metrics[experiment])
+        sections.append(_section(experiment, number, chosen, goal, head, first))
+        experiments.append(
+            _experiment_data(
+                experiment, chosen, combos, parameters, metrics[experiment], encoded, best
+            )
+        )
+    data_block = {
+        "data": quote(data) if files else None,
+        "page": PAGE_ROWS,
+        "chunk": CHUNK_ROWS,
+        "prefix": notebooks.prefix,
+        "base": str(trials_folder),
+        "statuses": STATUSES,
+        "combos": tables.combo_list,
+        "sweeps": list(tables.sweeps),
+        "experiments": experiments,
+    }
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        _summary(records, now),
-        _best_list(comparisons),
-        _filters(records),
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        summary(rows, now),
+        best_list(bests),
+        newest(rows, notebooks, links),
+        filters(rows, by_experiment),
+        *sections,
+        f'<script type="application/json" id="index-data">{inline(data_block)}</script>',
+        f"<script>{SCRIPT}</script></body></html>",
     ]
-    for experiment in sorted(by_experiment):
-        chosen = by_experiment[experiment]
-        comparison = comparisons[experiment]
-        parts.append(_section(experiment, chosen, comparison, page_dir, set(missing)))
-    parts.append(f"<script>{SCRIPT}</script></body></html>")
-    return "\n".join(parts)
+    return "\n".join(parts), files
 
 
-def _summary(records: Sequence[TrialRecord], now: datetime) -> str:
-    counts = {status: 0 for status in TrialStatus}
-    for record in records:
-        counts[record.status] += 1
-    badges = " ".join(
-        f'<span class="status s-{status.value}">{n} {status.value}</span>'
-        for status, n in counts.items()
-        if n
-    )
-    return (
-        f"<p>{len(records)} trials: {badges or 'none yet'} "
-        f'<span class="muted">· written {now:%Y-%m-%d %H:%M} UTC by mitosis-hydra index</span>'
-        "</p>"
-    )
+def _metric_names(rows: Sequence[IndexRow]) -> list[str]:
+    names: set[str] = set()
+    seen: set[tuple[str, ...]] = set()
+    for row in rows:
+        keys = tuple(row.metrics)
+        if keys not in seen:
+            seen.add(keys)
+            names.update(keys)
+    return sorted(names)
 
 
-def _best_list(comparisons: Mapping[str, Comparison]) -> str:
-    items = []
-    for name, comparison in sorted(comparisons.items()):
-        if comparison.best is None:
-            text = '<span class="muted">no finished trial with a numeric main yet</span>'
-        else:
-            row = comparison.rows[comparison.best]
-            combo = ", ".join(f"{p}={row.variants[p]}" for p in comparison.differing)
-            spread = "" if row.main.std is None else f" ± {row.main.std:.3g}"
-            text = (
-                f"<b>{html.escape(combo or 'all trials')}</b>: main {row.main.mean:.6g}{spread} "
-                f'<span class="muted">({row.trials} trials, {comparison.goal})</span>'
-            )
-        items.append(f'<li><a href="#exp-{quote(name)}">{html.escape(name)}</a>: {text}</li>')
-    return f'<p>Best variant combination per experiment:</p><ul class="best">{"".join(items)}</ul>'
+def _experiment_data(
+    name: str,
+    rows: list[IndexRow],
+    combos: list[dict[str, str]],
+    parameters: list[str],
+    metrics: list[str],
+    encoded: list[list],
+    best: bool,
+) -> dict:
+    """What the script knows of an experiment before loading any of its files."""
+    counts = Counter(map(attrgetter("status"), rows))
+    return {
+        "name": name,
+        "params": parameters,
+        "metrics": metrics,
+        "total": len(rows),
+        "best": best,
+        "first": encoded,
+        "statuses": [counts[status] for status in TrialStatus],
+        "variants": sorted({f"{g}={n}" for c in combos for g, n in c.items()}),
+    }
 
 
-def _filters(records: Sequence[TrialRecord]) -> str:
-    def select(name: str, values: Collection[str]) -> str:
-        options = "".join(
-            f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in sorted(values)
-        )
-        return (
-            f'<label>{name} <select id="f-{name}"><option value="">all</option>'
-            f"{options}</select></label>"
-        )
-
-    parts = [
-        select("experiment", {r.experiment for r in records}),
-        select("status", {r.status.value for r in records}),
-        select("variant", {f"{g}={n}" for r in records for g, n in r.variants.items()}),
-    ]
-    sweeps = {r.sweep for r in records if r.sweep}
-    if sweeps:
-        parts.append(select("sweep", sweeps))
-    parts.append('<span id="shown" class="muted"></span>')
-    return f'<div id="filters">{"".join(parts)}</div>'
+def _combos(rows: Sequence[IndexRow]) -> list[dict[str, str]]:
+    """The variant dicts of these rows, once each (rows of one combination share one)."""
+    return list({id(v): v for v in map(attrgetter("variants"), rows)}.values())
 
 
 def _section(
-    experiment: str,
-    records: list[TrialRecord],
-    comparison: Comparison,
-    page_dir: Path,
-    missing: set[str],
+    experiment: str, number: int, rows: list[IndexRow], goal: str, head: str, first: list[str]
 ) -> str:
-    esc = html.escape
-    better = "lower main is better" if comparison.goal == "minimize" else "higher main is better"
-    ordered = sorted(records, key=lambda r: _order(r, comparison.goal))
-    best = ordered[0].key if ordered and not _order(ordered[0], comparison.goal)[0] else None
-    parameters = sorted({g for r in records for g in r.variants})
-    metrics = comparison.metric_names
-    head = [("best", "", ""), ("name", "trial", ""), ("status", "status", "")]
-    head += [(f"param-{p}", p, "") for p in parameters]
-    head += [("main", "main", "num")] + [(f"metric-{m}", m, "num") for m in metrics]
-    head += [("seed", "seed", "num"), ("started", "started (UTC)", "")]
-    head += [("wall", "wall s", "num"), ("notebook", "notebook", ""), ("key", "key", "")]
-    cells = "".join(
-        f'<th data-col="{esc(col)}"{" data-type=num" if kind else ""}>{esc(label)}</th>'
-        for col, label, kind in head
-    )
-    rows = "".join(
-        _row(r, parameters, metrics, page_dir, r.key in missing, r.key == best) for r in ordered
-    )
+    better = "lower main is better" if goal == "minimize" else "higher main is better"
+    pager = ""
+    if len(rows) > PAGE_ROWS:
+        pager = (
+            '<div class="pager"><button data-go="first">« first</button>'
+            '<button data-go="prev">‹ previous</button> '
+            f'<span class="rows">rows 1–{PAGE_ROWS} of {len(rows):,}</span> '
+            '<button data-go="next">next ›</button><button data-go="last">last »</button></div>'
+        )
     return (
         f'<section class="experiment" id="exp-{esc(quote(experiment))}" '
-        f'data-experiment="{esc(experiment)}">'
-        f'<h2>{esc(experiment)} <span class="muted">({better})</span></h2>'
-        f'<div class="scroll">{svg_plot(records, comparison.goal)}</div>'
-        f'<div class="scroll"><table class="trials"><thead><tr>{cells}</tr></thead>'
-        f"<tbody>\n{rows}</tbody></table></div></section>"
+        f'data-experiment="{esc(experiment)}" data-index="{number}">'
+        f'<h2>{esc(experiment)} <span class="muted">({better}; {len(rows):,} trials)</span></h2>'
+        f'<div class="scroll">{svg_plot(rows, goal)}</div>'
+        f'<div class="scroll"><table class="trials"><thead><tr>{head}</tr></thead>'
+        f"<tbody>\n{''.join(first)}</tbody></table></div>{pager}</section>"
     )
-
-
-def _order(record: TrialRecord, goal: str) -> tuple[bool, float, str]:
-    """Finished trials best first by the goal, then the others, oldest first."""
-    value = numeric(record.main)
-    if record.status is not TrialStatus.FINISHED or value is None:
-        return (True, 0.0, record.started_at.isoformat())
-    return (False, value if goal == "minimize" else -value, record.started_at.isoformat())
-
-
-def _row(
-    record: TrialRecord,
-    parameters: list[str],
-    metrics: Sequence[str],
-    page_dir: Path,
-    missing: bool,
-    best: bool,
-) -> str:
-    esc = html.escape
-    wall = "" if record.wall_time is None else f"{record.wall_time:.1f}"
-    status = record.status.value
-    marker = (
-        f' <span class="muted">(reproduces {esc(record.reproduction_of)})</span>'
-        if record.reproduction_of
-        else ""
-    )
-    variants = json.dumps([f"{g}={n}" for g, n in sorted(record.variants.items())])
-    params = "".join(
-        f'<td class="param">{esc(record.variants.get(p, ""))}</td>' for p in parameters
-    )
-    values = "".join(_number_cell(record.metrics.get(m)) for m in metrics)
-    return (
-        f'<tr{" class=best" if best else ""} data-status="{status}" '
-        f'data-variants="{esc(variants)}" data-sweep="{esc(record.sweep or "")}">'
-        f'<td class="star" data-v="{1 if best else 0}">{"★" if best else ""}</td>'
-        f'<td class="trial">{esc(record.name)}{marker}</td>'
-        f'<td data-v="{status}"><span class="status s-{status}">{status}</span></td>'
-        f"{params}{_number_cell(record.main, 'main')}{values}"
-        f'<td class="num" data-v="{record.seed}">{record.seed}</td>'
-        f'<td data-v="{record.started_at.isoformat()}">{record.started_at:%Y-%m-%d %H:%M:%S}</td>'
-        f'<td class="num" data-v="{wall}">{wall}</td>'
-        f"<td>{_link(record, page_dir, missing)}</td>"
-        f"<td><code>{esc(record.key)}</code></td></tr>\n"
-    )
-
-
-def _number_cell(value: object, kind: str = "") -> str:
-    number = numeric(value)
-    text = "" if value is None else f"{value:.6g}" if number is not None else str(value)
-    data = "" if number is None else repr(number)
-    return f'<td class="num {kind}" data-v="{data}">{html.escape(text)}</td>'
-
-
-def _link(record: TrialRecord, page_dir: Path, missing: bool) -> str:
-    if record.notebook is None:
-        return '<span class="muted">none</span>'
-    if missing:
-        title = html.escape(f"{record.notebook} was deleted or moved")
-        name = html.escape(record.notebook.name)
-        return f'<span class="missing" title="{title}">{name} (missing)</span>'
-    relative = Path(os.path.relpath(record.notebook, page_dir)).as_posix()
-    name = html.escape(record.notebook.name)
-    return f'<a class="notebook" href="{html.escape(quote(relative))}">{name}</a>'

@@ -64,8 +64,12 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ""))
 
 
-def trials_table(records: Sequence[TrialRecord]) -> None:
-    """Aligned columns written in one go: 10,000 rows in well under a second (rich takes ~30 s)."""
+def trials_table(records: Sequence[TrialRecord], total: int | None = None) -> None:
+    """Aligned columns written in one go: 10,000 rows in well under a second (rich takes ~30 s).
+
+    The last line counts the trials; when `total` says more match than are shown
+    (the newest), it says how many older ones there are and how to see them.
+    """
     headers = ("key", "name", "status", "main", "seed", "commit", "started (UTC)")
     rows = [
         (
@@ -83,7 +87,17 @@ def trials_table(records: Sequence[TrialRecord]) -> None:
     lines = plain_table(
         headers, rows, right={3, 4}, styles=STATUS_ANSI if colour else None, styled=2
     )
-    sys.stdout.write("\n".join([*lines, f"{len(records)} trials", ""]))
+    sys.stdout.write("\n".join([*lines, trials_count(len(records), total), ""]))
+
+
+def trials_count(shown: int, total: int | None = None) -> str:
+    """The last line of `list`: `5 trials`, or how many older trials are not shown."""
+    if total is None or total <= shown:
+        return f"{shown:,} trials"
+    return (
+        f"{shown:,} of {total:,} trials (the newest); {total - shown:,} older: "
+        "add --last N or --all to see them"
+    )
 
 
 def plain_table(
@@ -183,10 +197,16 @@ def _scheduler_row(job: dict[str, str] | None) -> list[tuple[str, str]]:
 
 
 def _driver_row(record: dict[str, Any]) -> list[tuple[str, str]]:
-    """Who ran it, and its last sign of life (what tells a lost trial; see liveness.py)."""
-    if record.get("pid") is None:
-        return []
-    return [("driver", f"pid {record['pid']}, last heartbeat {record.get('heartbeat_at') or '?'}")]
+    """Who ran it, and its last sign of life (what tells a lost trial; see liveness.py); for a
+    trial a sweep reserved without waiting, the scheduler's job that runs it."""
+    rows = []
+    if record.get("scheduler_job"):
+        kind, _, job = record["scheduler_job"].partition(":")
+        rows.append(("submitted as", f"{kind} job {job}"))
+    if record.get("pid") is not None:
+        beat = record.get("heartbeat_at") or "?"
+        rows.append(("driver", f"pid {record['pid']}, last heartbeat {beat}"))
+    return rows
 
 
 def _section(out: Console, title: str, rows: list[tuple[str, str]]) -> None:

@@ -16,11 +16,19 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mitosis_hydra.core.command import USER_ARGV_VARIABLE
 from mitosis_hydra.core.outcomes import EXIT_REFUSED
 from mitosis_hydra.run.fast_help import HELP_FLAGS, asks_for_help, remember_group_options
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mitosis_hydra.core.records import TrialMain, TrialRecord
+    from mitosis_hydra.run.kernel import TrialKernel
+    from mitosis_hydra.run.trial import TrialOutcome
+    from mitosis_hydra.storage.store import TrialStore
 
 
 def main(config_path: str | None = "conf", config_name: str = "config") -> Any:
@@ -47,6 +55,9 @@ def main(config_path: str | None = "conf", config_name: str = "config") -> Any:
         from mitosis_hydra.run import export_service
 
         export_service.start()  # warms up on the other core while Hydra composes the sweep
+        from mitosis_hydra.run.slurm_jobs import submitit_launchers_never_hang
+
+        submitit_launchers_never_hang()  # hydra/launcher=submitit_slurm: no wait for ever
     import hydra
 
     if asks_for_help(sys.argv[1:]):
@@ -132,7 +143,7 @@ def _is_sweep(args: list[str]) -> bool:
 
 
 def run_job(cfg: Any) -> Any:
-    """The task of one Hydra job: compose a trial spec, run it, report it.
+    """The task of one Hydra job run by Hydra's launchers: `trial_task`, reported.
 
     In a single run, problems end the process with a message and an exit code
     (2 refused, 1 failed, 130 interrupted); in a multirun they are raised, so the
@@ -144,10 +155,9 @@ def run_job(cfg: Any) -> Any:
     from mitosis_hydra.core.errors import Interrupted, MitosisError
     from mitosis_hydra.core.masking import mask_file, mask_hydra_job_overrides, mask_text
     from mitosis_hydra.core.outcomes import exit_code
-    from mitosis_hydra.core.records import TrialStatus
+    from mitosis_hydra.core.records import TrialMain, TrialStatus
     from mitosis_hydra.run.batch_job import batch_job_signals, in_batch_job, interrupted_job_error
-    from mitosis_hydra.run.job import spec_and_context
-    from mitosis_hydra.run.trial import run_trial
+    from mitosis_hydra.run.resume import done_before_line
 
     single = HydraConfig.get().mode == RunMode.RUN
     if not single:  # Hydra prints and saves the overrides: mitosis.db's password masked
@@ -155,19 +165,14 @@ def run_job(cfg: Any) -> Any:
         mask_file(Path(str(HydraConfig.get().sweep.dir)) / "multirun.yaml")
     try:
         with batch_job_signals():
-            spec, context = spec_and_context(cfg)
-            if spec.settings.resume:  # under any launcher: checked as the job starts
-                skipped = _done_before(spec, context)
-                if skipped is not None:
-                    return skipped
-            outcome = run_trial(spec, context)
+            outcome = trial_task(cfg)
     except MitosisError as error:
         if not single:
             from mitosis_hydra.core.errors import JobRefusedError
 
             raise JobRefusedError(mask_text(str(error))) from None
         print(mask_text(str(error)), file=sys.stderr)
-        sys.exit(exit_code(error))
+        sys.exit(error.exit_code)
     except (KeyboardInterrupt, Interrupted) as stop:
         if not single and isinstance(stop, Interrupted) and in_batch_job():
             raise interrupted_job_error() from None  # an Exception: submitit writes a result
@@ -184,6 +189,9 @@ def run_job(cfg: Any) -> Any:
         # Hydra would print the overrides as typed (a password in mitosis.db included)
         print(mask_text(f"Error executing job:\n{traceback.format_exc()}"), file=sys.stderr)
         sys.exit(exit_code(error))
+    if isinstance(outcome, TrialMain):
+        print(done_before_line(outcome), flush=True)
+        return outcome
     print(outcome.summary(), flush=True)
     if single and outcome.status is not TrialStatus.FINISHED:
         print(outcome.problem(), file=sys.stderr)
@@ -191,13 +199,25 @@ def run_job(cfg: Any) -> Any:
     return outcome.result_or_raise()
 
 
-def _done_before(spec: Any, context: Any) -> Any:
-    """With mitosis.resume=true: the recorded main of this job's finished trial, if any."""
-    from mitosis_hydra.core.records import TrialMain
-    from mitosis_hydra.run.resume import current_commit, done_before, done_before_line
+def trial_task(
+    cfg: Any,
+    kernel: TrialKernel | None = None,
+    on_record: Callable[[TrialRecord, TrialStore], None] | None = None,
+) -> TrialOutcome | TrialMain:
+    """What every job does, whoever runs it (Hydra's launchers via `run_job`, or a worker of
+    the mitosis launcher's pool): its trial's outcome, or with `mitosis.resume=true` the
+    finished trial it need not run again (as a TrialMain with done_before).
 
-    record = done_before(spec, current_commit(context.cwd))
-    if record is None:
-        return None
-    print(done_before_line(record), flush=True)
-    return TrialMain.of(record, done_before=True)
+    Errors are raised as they are; each caller reports them its own way.
+    """
+    from mitosis_hydra.core.records import TrialMain
+    from mitosis_hydra.run.job import spec_and_context
+    from mitosis_hydra.run.resume import current_commit, done_before
+    from mitosis_hydra.run.trial import run_trial
+
+    spec, context = spec_and_context(cfg)
+    if spec.settings.resume:  # under any launcher: checked as the job starts
+        record = done_before(spec, current_commit(context.cwd))
+        if record is not None:
+            return TrialMain.of(record, done_before=True)
+    return run_trial(spec, context, kernel, on_record=on_record)

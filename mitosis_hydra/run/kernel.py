@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import enum
 import functools
 import gc
 import json
@@ -40,11 +41,19 @@ if TYPE_CHECKING:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+class ExecutionOutcome(enum.StrEnum):
+    """How a notebook's execution ended (the recipe turns it into a TrialStatus)."""
+
+    OK = "ok"
+    ERROR = "error"  # a cell raised, or the kernel could not start
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM, or the kernel died
+
+
 @dataclass(frozen=True)
 class ExecutionResult:
-    """How the notebook ended: `ok`, `error` (a cell raised) or `interrupted`."""
+    """How the notebook ended, and the error's text when it did not end well."""
 
-    outcome: str
+    outcome: ExecutionOutcome
     error: str | None = None
 
 
@@ -96,7 +105,9 @@ class TrialKernel:
             job.cancel()
             self._kill = True
             reason = "SIGTERM" if isinstance(stop, Interrupted) else "Ctrl-C (SIGINT)"
-            return ExecutionResult("interrupted", f"the trial was stopped by {reason}")
+            return ExecutionResult(
+                ExecutionOutcome.INTERRUPTED, f"the trial was stopped by {reason}"
+            )
 
     @property
     def process(self) -> Any:
@@ -104,11 +115,8 @@ class TrialKernel:
         return self._process
 
     def shutdown(self, *, now: bool = False) -> None:
-        """Stop the kernel and the loop; safe to call more than once.
-
-        A kernel that ran code is asked to exit (up to 5 s); with `now` (the trial was
-        interrupted: its driver must end at once) it is killed like one that never ran.
-        """
+        """Stop the kernel and the loop; safe to call more than once. A kernel that ran code
+        is asked to exit (up to 5 s); with `now` (an interrupted trial) it is killed."""
         if now:
             self._kill = True
         if self._thread.is_alive():
@@ -156,9 +164,10 @@ class TrialKernel:
             code = self._process.poll() if self._process is not None else None
             if code is not None and code < 0:
                 return ExecutionResult(
-                    "interrupted", f"the kernel was killed (signal {-code}) before the trial ran"
+                    ExecutionOutcome.INTERRUPTED,
+                    f"the kernel was killed (signal {-code}) before the trial ran",
                 )
-            return ExecutionResult("error", f"the kernel could not start: {error}")
+            return ExecutionResult(ExecutionOutcome.ERROR, f"the kernel could not start: {error}")
         client = _limited_client_class()(
             notebook,
             timeout=None,
@@ -178,10 +187,12 @@ class TrialKernel:
                     faults.inject("executing")  # a test hook (see faults.py)
                 await client.async_execute_cell(cell, index)
         except CellExecutionError as error:
-            return ExecutionResult("error", _ANSI.sub("", str(error)))
+            return ExecutionResult(ExecutionOutcome.ERROR, _ANSI.sub("", str(error)))
         except DeadKernelError:
-            return ExecutionResult("interrupted", "the kernel died while running the trial")
-        return ExecutionResult("ok")
+            return ExecutionResult(
+                ExecutionOutcome.INTERRUPTED, "the kernel died while running the trial"
+            )
+        return ExecutionResult(ExecutionOutcome.OK)
 
     async def _shutdown(self) -> None:
         if self._started is not None and not self._started.done():
@@ -363,9 +374,7 @@ class sigterm_as_exception:
     @staticmethod
     def _raise(_signum: int, _frame: object) -> None:
         if not sigterm_as_exception.pending:
-            # The process ends soon: its last garbage collection need not walk Hydra's
-            # composed config again (1-2 s with a 1.5 MB option); atexit runs this first.
-            atexit.register(gc.freeze)
+            atexit.register(gc.freeze)  # exiting soon: the last collection skips old objects
         if sigterm_as_exception.deferring:
             sigterm_as_exception.pending = True
             return

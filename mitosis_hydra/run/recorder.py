@@ -56,6 +56,11 @@ class DatabaseRecorder:
         self.store = store
 
     def open(self, plan: TrialPlan) -> TrialRecord:
+        from mitosis_hydra.run.reservation import reserved_key
+
+        key = reserved_key(plan.sweep)  # a job of a sweep that did not wait: its `queued` trial
+        if key is not None:
+            return self.store.take_over(key, plan)
         return self.store.begin_trial(plan)
 
     def announce(self, record: TrialRecord, on_record: OnRecord | None) -> None:

@@ -2,16 +2,17 @@
 
 A job is *done before* when the trials database holds a finished trial of the
 same experiment, the same variant names (every parameter, as recorded) and the
-same seed, at the commit the tree is at now. Failed, interrupted and lost
-trials do not count: their jobs run again, as new iterations. Nothing here
-writes anything.
+same seed, at the commit the tree is at now; the mitosis launcher also
+leaves alone a job whose trial is *in flight* (`queued` or `running`).
+Failed, interrupted and lost trials do not count: their jobs run again, as
+new iterations. Nothing here writes anything.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mitosis_hydra.core.records import TrialRecord
+from mitosis_hydra.core.records import TrialMain, TrialRecord
 from mitosis_hydra.core.spec import TrialSpec
 from mitosis_hydra.run import gitinfo
 from mitosis_hydra.storage.store import TrialStore
@@ -33,10 +34,22 @@ def done_before(spec: TrialSpec, commit: str | None) -> TrialRecord | None:
     return store.finished_trial(spec.experiment, spec.variants, spec.seed, commit)
 
 
-def done_before_line(record: TrialRecord) -> str:
+def in_flight(spec: TrialSpec, commit: str | None) -> TrialRecord | None:
+    """A `queued` or `running` trial of this job (same experiment, variants, seed, commit).
+
+    The mitosis launcher does not run such a job again when it resumes a sweep: the
+    trial is on its way (a sweep submitted without waiting, or one still running).
+    """
+    if spec.debug or commit is None:
+        return None
+    store = TrialStore(spec.settings.trials_folder, spec.settings.db)
+    return store.in_flight_trial(spec.experiment, spec.variants, spec.seed, commit)
+
+
+def done_before_line(done: TrialMain) -> str:
     """What a job that a resumed sweep skipped prints instead of a trial summary."""
     return (
-        f"trial {record.name} (key {record.key}): done before, skipped (mitosis.resume)\n"
-        f"  main: {record.main!r}\n"
-        f"  notebook: {record.notebook}"
+        f"trial {done.name} (key {done.key}): done before, skipped (mitosis.resume)\n"
+        f"  main: {float(done)!r}\n"
+        f"  notebook: {done.notebook}"
     )

@@ -33,6 +33,7 @@ from mitosis_hydra.core.records import TrialMain, TrialPlan, TrialRecord, TrialS
 from mitosis_hydra.core.spec import TrialSpec
 from mitosis_hydra.run import environment, gitinfo
 from mitosis_hydra.run.kernel import (
+    ExecutionOutcome,
     ExecutionResult,
     TrialKernel,
     sigterm_as_exception,
@@ -235,9 +236,9 @@ def _warn_of_leftovers(
 
 def _judge(result: ExecutionResult, trial_dir: Path) -> tuple[TrialStatus, dict, str | None]:
     summary_path = trial_dir / SUMMARY_FILE
-    if result.outcome == "interrupted":
+    if result.outcome is ExecutionOutcome.INTERRUPTED:
         return TrialStatus.INTERRUPTED, {}, result.error
-    if result.outcome == "error" or not summary_path.exists():
+    if result.outcome is ExecutionOutcome.ERROR or not summary_path.exists():
         return TrialStatus.FAILED, {}, result.error or "the notebook ended without results"
     return TrialStatus.FINISHED, json.loads(summary_path.read_text()), None
 

@@ -5,28 +5,31 @@ and its WAL state are reused across the writes and pages of one process). The
 fork and exit hooks that keep those engines to their process are registered when
 the first engine is made, not when this module is imported. Every read and write
 goes through `Database.read`/`Database.write`, the one place where the driver's
-errors become a StoreError with the URL's password masked.
+errors become a StoreError with the URL's password masked. SQLAlchemy is imported
+when the first engine is made: reading a SQLite file goes without it (reading.py).
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from typing import TYPE_CHECKING, Any
 
 from mitosis_hydra.core.errors import StoreError
 from mitosis_hydra.core.layout import RECORD_FILE
 from mitosis_hydra.core.masking import mask_text, mask_url
-from mitosis_hydra.storage import schema
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 DB_FILENAME = "mitosis.sqlite"
 _ENGINES: dict[str, Engine] = {}  # this process's engine per database URL
+# reading.py's standard-library connection per SQLite URL, with the pid that opened it
+sqlite_readers: dict[str, tuple[int, sqlite3.Connection]] = {}
 _hooks_registered = False
 
 
@@ -39,6 +42,8 @@ def _forget_inherited_engines() -> None:
 
 def close_engines() -> None:
     """Close this process's pooled connections (at exit: a server then sees them end cleanly)."""
+    for url in list(sqlite_readers):
+        forget_reader(url)
     for engine in _ENGINES.values():
         engine.dispose()
     _ENGINES.clear()
@@ -46,9 +51,17 @@ def close_engines() -> None:
 
 def forget_engine(url: str) -> None:
     """Close and drop this process's engine of `url` (before its file is replaced)."""
+    forget_reader(url)
     engine = _ENGINES.pop(url, None)
     if engine is not None:
         engine.dispose()
+
+
+def forget_reader(url: str) -> None:
+    """Close this process's `sqlite3` reading connection to `url`, if it has one."""
+    pid, conn = sqlite_readers.pop(url, (0, None))
+    if conn is not None and pid == os.getpid():
+        conn.close()
 
 
 def _register_process_hooks() -> None:
@@ -104,6 +117,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction holding the write lock from its start (all or nothing)."""
+        from mitosis_hydra.storage import schema
+
         with self._driver_errors(), self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
@@ -123,6 +138,8 @@ class Database:
         Unique-key clashes pass through (begin_trial retries them); everything else
         the driver or the file system says is reported with the URL's password masked.
         """
+        import sqlalchemy as sa
+
         try:
             yield
         except sa.exc.IntegrityError:
@@ -131,6 +148,10 @@ class Database:
             raise StoreError(driver_message(self.shown_url, self.trials_folder, error)) from None
 
     def _create_engine(self) -> Engine:
+        import sqlalchemy as sa
+
+        from mitosis_hydra.storage import schema
+
         path = sqlite_path(self.url)
         if path is not None:
             if not path.exists() and self.url == default_url(self.trials_folder):
@@ -167,6 +188,8 @@ _READ_ONLY = ("readonly", "read-only", "read only")
 
 def driver_message(shown_url: str, trials_folder: Path, error: BaseException) -> str:
     """One paragraph for an error of the database driver or of the file system."""
+    import sqlalchemy as sa
+
     text = mask_text(_first_line(error))
     lowered = text.lower()
     where = f"  trials database: {shown_url}\n  error: {text}\n"

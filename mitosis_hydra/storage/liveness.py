@@ -18,8 +18,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+
+from mitosis_hydra.core.records import TrialRecord, TrialStatus
 
 LOST_AFTER_VARIABLE = "MITOSIS_LOST_AFTER"
 HEARTBEAT_VARIABLE = "MITOSIS_HEARTBEAT"
@@ -64,6 +66,25 @@ def process_start(pid: int) -> str | None:
 
 def this_host() -> str:
     return socket.gethostname()
+
+
+def lost_reasons(records: Sequence[TrialRecord]) -> list[str | None]:
+    """Why each `running` record is lost now (None for the others and the living)."""
+    at, local_host, max_age = now(), this_host(), lost_after()
+    return [
+        lost_reason(
+            host=record.host,
+            pid=record.pid,
+            pid_start=record.pid_start,
+            heartbeat_at=record.heartbeat_at or record.started_at,
+            now=at,
+            local_host=local_host,
+            max_age=max_age,
+        )
+        if record.status is TrialStatus.RUNNING
+        else None
+        for record in records
+    ]
 
 
 def lost_reason(

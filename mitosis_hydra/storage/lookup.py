@@ -1,12 +1,10 @@
-"""Reading trial rows as they are stored: by key or key prefix, by keys, by what ran.
+"""Reading trial rows as they are stored: by key or key prefix, by name, by what ran.
 
 Plain reads, no lost-trial detection: trials.py checks the `running` records
 these return (closing those whose driver is gone) before callers see them.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -44,25 +42,6 @@ def find_record(db: Database, key_or_prefix: str) -> TrialRecord:
         f"The key prefix {key_or_prefix!r} matches several trials:\n{candidates}\n"
         "Give more characters of the key."
     )
-
-
-def records_of(db: Database, keys: Sequence[str]) -> list[TrialRecord]:
-    """The records of these keys, in this order."""
-    table = schema.trials
-    with db.read() as conn:
-        rows = conn.execute(sa.select(table).where(table.c.key.in_(keys))).all()
-    found = {row[0]: row_record(row, db.trials_folder) for row in rows}
-    return [found[key] for key in keys]
-
-
-def running_records(db: Database) -> list[TrialRecord]:
-    """The records still `running` (few: the index on status finds them)."""
-    table = schema.trials
-    with db.read() as conn:
-        rows = conn.execute(
-            sa.select(table).where(table.c.status == TrialStatus.RUNNING.value)
-        ).all()
-    return [row_record(row, db.trials_folder) for row in rows]
 
 
 def finished_record(

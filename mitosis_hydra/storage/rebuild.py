@@ -14,17 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mitosis_hydra.core.errors import MitosisError, StoreError
+from mitosis_hydra.core.errors import RebuildRefusedError, StoreError
 from mitosis_hydra.core.layout import RECORD_FILE
 from mitosis_hydra.storage import record_file, schema
 from mitosis_hydra.storage.engine import Database, default_url, forget_engine, sqlite_path
 from mitosis_hydra.storage.rows import lock_row, outcome_values, record_row
 from mitosis_hydra.storage.store import TrialStore
 from mitosis_hydra.storage.variants import add_audit_entry
-
-
-class RebuildRefusedError(MitosisError):
-    """The database to rebuild still holds trials, or cannot be replaced."""
 
 
 @dataclass

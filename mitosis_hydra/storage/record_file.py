@@ -77,6 +77,7 @@ def read(path: Path, trials_folder: Path) -> tuple[TrialRecord, str, list[Varian
         pid_start=fields.get("pid_start"),
         heartbeat_at=_time(fields.get("heartbeat_at")),
         sweep=fields.get("sweep"),
+        scheduler_job=fields.get("scheduler_job"),
     )
     tracked = [VariantValue(**variant) for variant in data["tracked"]]
     took = {tuple(pair) for pair in data["took_locks"]}

@@ -59,6 +59,8 @@ trials = sa.Table(
     sa.Column("pid_start", sa.String(32)),  # /proc/<pid>/stat start time: pid reuse shows
     sa.Column("heartbeat_at", sa.String(40)),
     sa.Column("sweep", sa.String(255)),  # schema version 3: the sweep a trial was a job of
+    # schema version 4: the scheduler's job of a reserved (`queued`) trial, `slurm:1234_0`
+    sa.Column("scheduler_job", sa.String(255)),
     sa.UniqueConstraint("combo", "iteration", name="uq_trials_combo_iteration"),
     sa.Index("ix_trials_experiment_started", "experiment", "started_at"),
     # list_trials' order; covering, so listing 100,000 keys is an index scan
@@ -127,6 +129,11 @@ def _add_sweep_column(conn: Connection) -> None:
     _add_trial_columns(conn, "sweep")
 
 
+def _add_scheduler_job_column(conn: Connection) -> None:
+    """Version 4: a trial reserved by a sweep that does not wait names its scheduler job."""
+    _add_trial_columns(conn, "scheduler_job")
+
+
 # Ordered: (the version a database has after it, the change). A database made by an
 # older mitosis_hydra gets the changes it lacks, in order, under the write lock. A new
 # database (version 0) skips them: `metadata.create_all` makes the current schema, its
@@ -135,6 +142,7 @@ def _add_sweep_column(conn: Connection) -> None:
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (2, _add_liveness_columns),
     (3, _add_sweep_column),
+    (4, _add_scheduler_job_column),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

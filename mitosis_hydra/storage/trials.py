@@ -1,10 +1,11 @@
-"""Trial records: open one atomically, beat its heart, close it, read and list them.
+"""Trial records: open one atomically, beat its heart, close it, read one, close lost ones.
 
 Opening a trial (checking and taking its variant locks, allocating its
 iteration, inserting its `running` row and creating its folder) is one
 transaction that takes the write lock up front: `BEGIN IMMEDIATE` on SQLite,
 an advisory transaction lock elsewhere. Every read closes, on the way, the
-`running` trials whose driver is gone as `lost` (see liveness.py).
+`running` trials whose driver is gone as `lost` (see liveness.py); listing is
+in reading.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import secrets
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,9 @@ from mitosis_hydra.core.records import (
     VariantValue,
     close_record,
 )
-from mitosis_hydra.core.trial_list import TrialList
-from mitosis_hydra.storage import faults, liveness, record_file, schema
+from mitosis_hydra.storage import faults, liveness, queued, record_file, schema
 from mitosis_hydra.storage.engine import Database
-from mitosis_hydra.storage.lookup import find_record, records_of, running_records
+from mitosis_hydra.storage.lookup import find_record
 from mitosis_hydra.storage.rows import outcome_values, record_row
 from mitosis_hydra.storage.variants import take_locks
 
@@ -185,60 +184,19 @@ def get(db: Database, key_or_prefix: str) -> TrialRecord:
     return detect_lost(db, [find_record(db, key_or_prefix)])[0]
 
 
-def list_trials(
-    db: Database,
-    *,
-    experiment: str | None = None,
-    status: str | TrialStatus | None = None,
-    sweep: str | None = None,
-) -> TrialList:
-    """Trial records, oldest first; the keys now, each record when first reached."""
-    fetch = partial(records, db)
-    if not db.exists():
-        return TrialList([], fetch)
-    close_lost(db)
-    table = schema.trials
-    query = sa.select(table.c.key).order_by(table.c.started_at, table.c.key)
-    if experiment is not None:
-        query = query.where(table.c.experiment == experiment)
-    if sweep is not None:
-        query = query.where(table.c.sweep == sweep)
-    if status is not None:
-        query = query.where(table.c.status == TrialStatus(status).value)
-    with db.read() as conn:
-        keys = conn.execute(query).scalars().all()
-    return TrialList(keys, fetch)
-
-
-def records(db: Database, keys: list[str]) -> list[TrialRecord]:
-    """The records of these keys, in this order (one page of a TrialList)."""
-    return detect_lost(db, records_of(db, keys))
-
-
-def close_lost(db: Database) -> list[TrialRecord]:
-    """Close every `running` trial whose driver is gone as `lost`; return those."""
-    running = running_records(db)
-    return [r for r in detect_lost(db, running) if r.status is TrialStatus.LOST]
-
-
 def detect_lost(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
     """These records, those `running` without a living driver closed as `lost`."""
+    found = queued.settle(db, found)  # and `queued` ones whose job will never start
     if not any(r.status is TrialStatus.RUNNING for r in found):
         return found
-    now, host, max_age = liveness.now(), liveness.this_host(), liveness.lost_after()
-    checked = []
-    for record in found:
-        reason = record.status is TrialStatus.RUNNING and liveness.lost_reason(
-            host=record.host,
-            pid=record.pid,
-            pid_start=record.pid_start,
-            heartbeat_at=record.heartbeat_at or record.started_at,
-            now=now,
-            local_host=host,
-            max_age=max_age,
-        )
-        checked.append(_mark_lost(db, record, reason, now, host) if reason else record)
-    return checked
+    reasons = liveness.lost_reasons(found)
+    if not any(reasons):
+        return found
+    now, host = liveness.now(), liveness.this_host()
+    return [
+        _mark_lost(db, record, reason, now, host) if reason else record
+        for record, reason in zip(found, reasons, strict=True)
+    ]
 
 
 def _mark_lost(

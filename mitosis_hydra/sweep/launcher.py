@@ -7,7 +7,9 @@ calls `launch` here. A sweep is composed and validated as a whole first
 (`sweep.py`); then its trials run in worker processes (`pool.py`) with a
 progress bar, or are handed to another Hydra launcher (`inner`), e.g.
 submitit on a SLURM cluster. Either way the sweep ends with a summary table,
-and exits non-zero if any trial did not finish.
+and exits non-zero if any trial did not finish. With `hydra.launcher.wait=false`
+the jobs are submitted to the inner launcher's scheduler and not waited for
+(`submit.py`): their trials are recorded `queued` and the command returns.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ from mitosis_hydra.core.masking import mask_file, mask_text
 from mitosis_hydra.core.outcomes import (
     COMPLETE,
     DONE_BEFORE,
+    PENDING,
     counts_text,
     exit_code,
     status_counts,
 )
-from mitosis_hydra.core.records import TrialMain, TrialRecord, TrialStatus
+from mitosis_hydra.core.records import TrialMain, TrialQueued, TrialRecord, TrialStatus
+from mitosis_hydra.run.slurm_jobs import jobs_never_hang, submit_only
 from mitosis_hydra.sweep.jobs import (
     SweepJob,
     compose_jobs,
@@ -50,7 +54,7 @@ from mitosis_hydra.sweep.jobs import (
 )
 from mitosis_hydra.sweep.pool import TrialResult, WorkerPool, default_n_jobs, warm_up
 from mitosis_hydra.sweep.progress import SweepProgress, print_summary
-from mitosis_hydra.sweep.slurm_jobs import jobs_never_hang
+from mitosis_hydra.sweep.submit import refusal, submit_without_waiting
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,13 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     sweep_dir = Path(str(config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     mask_file(sweep_dir / "multirun.yaml")  # the sweeper's copy
+    waits = bool(getattr(launcher, "wait", True))
+    cannot = None if waits else refusal(launcher, config)
+    if cannot is not None:  # before anything is composed: a refusal writes nothing
+        print(cannot, file=sys.stderr, flush=True)
+        if initial_job_idx == 0:
+            forget_refused_sweep(sweep_dir, Path.cwd())
+        sys.exit(exit_code(SweepRefusedError(cannot)))
     began = time.perf_counter()
     warming = None
     if launcher.inner is None:  # prime the workers' imports while the sweep is checked
@@ -110,6 +121,8 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
             forget_refused_sweep(sweep_dir, Path.cwd())
         sys.exit(exit_code(error))
     skipped = _done_before(jobs, bool(getattr(launcher, "resume", False)))
+    if not waits:
+        return _submit(launcher, jobs, skipped, sweep_dir.name)
     if warming is not None:
         warming.join()  # no thread may run while workers are forked (also the next batch's)
     ran, interrupted = _run_jobs(launcher, [job for job in jobs if job.index not in skipped])
@@ -164,17 +177,38 @@ def _run_jobs(
     return {job.index: (result, _job_return(job, result)) for job, result in pairs}, interrupted
 
 
+def _submit(
+    launcher: Any, jobs: list[SweepJob], skipped: dict[int, TrialRecord], sweep: str
+) -> list[JobReturn]:
+    """wait=false: reserve and submit the jobs to run, return at once (skipped ones named)."""
+    to_run = [job for job in jobs if job.index not in skipped]
+
+    def launch_inner(overrides: Sequence[Sequence[str]], initial: int) -> list:
+        return _launch_inner(launcher, overrides, initial, wait=False)
+
+    returns = dict(
+        (job.index, ret)
+        for job, ret in submit_without_waiting(to_run, sweep, launch_inner, _job_return)
+    )
+    for job in jobs:
+        if job.index in skipped:
+            result = _skipped_result(job.index, skipped[job.index])
+            returns[job.index] = _job_return(job, result)
+            print(f"  {result.name}  key {result.key}  {result.status} (mitosis.resume)")
+    return [returns[job.index] for job in jobs]
+
+
 def _done_before(jobs: list[SweepJob], resume: bool) -> dict[int, TrialRecord]:
-    """Job number → its finished trial, for the jobs a resumed sweep need not run."""
+    """Job number → its finished (or in-flight) trial, for the jobs a resumed sweep need not run."""
     if not any(resume or (job.spec and job.spec.settings.resume) for job in jobs):
         return {}
-    from mitosis_hydra.run.resume import current_commit, done_before
+    from mitosis_hydra.run.resume import current_commit, done_before, in_flight
 
     commit = current_commit(Path.cwd())
     found = {}
     for job in jobs:
         if job.spec is not None and (resume or job.spec.settings.resume):
-            record = done_before(job.spec, commit)
+            record = done_before(job.spec, commit) or in_flight(job.spec, commit)
             if record is not None:
                 found[job.index] = record
     if found:
@@ -184,7 +218,8 @@ def _done_before(jobs: list[SweepJob], resume: bool) -> dict[int, TrialRecord]:
 
 def _skipped_result(position: int, record: TrialRecord) -> TrialResult:
     notebook = str(record.notebook) if record.notebook else None
-    return TrialResult(position, DONE_BEFORE, record.name, record.key, record.main, notebook)
+    status = DONE_BEFORE if record.status is TrialStatus.FINISHED else record.status.value
+    return TrialResult(position, status, record.name, record.key, record.main, notebook)
 
 
 def _run_in_workers(launcher: Any, jobs: list[SweepJob]) -> tuple[list[TrialResult], bool]:
@@ -201,8 +236,13 @@ def _run_in_workers(launcher: Any, jobs: list[SweepJob]) -> tuple[list[TrialResu
     return results, pool.interrupted
 
 
-def _launch_inner(launcher: Any, job_overrides: Sequence[Sequence[str]], initial: int) -> list:
-    """Hand the validated jobs to another Hydra launcher, configured at `hydra.launcher.inner`."""
+def _launch_inner(
+    launcher: Any, job_overrides: Sequence[Sequence[str]], initial: int, wait: bool = True
+) -> list:
+    """Hand the validated jobs to another Hydra launcher, configured at `hydra.launcher.inner`.
+
+    With `wait` false (submitit only) it returns the submitted submitit jobs at once.
+    """
     from hydra.core.plugins import Plugins
     from omegaconf import open_dict, read_write
 
@@ -219,7 +259,7 @@ def _launch_inner(launcher: Any, job_overrides: Sequence[Sequence[str]], initial
         hydra_context=launcher.hydra_context, task_function=launcher.task_function, config=config
     )
     log.info(f"Handing {len(job_overrides)} validated jobs to {target.rsplit('.', 1)[-1]}")
-    with jobs_never_hang():
+    with jobs_never_hang() if wait else submit_only():
         return list(inner.launch(job_overrides, initial_job_idx=initial))
 
 
@@ -241,7 +281,7 @@ def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
     from hydra.core.utils import JobRuntime
     from omegaconf import OmegaConf
 
-    completed = result.status in COMPLETE
+    completed = result.status in COMPLETE or result.status in PENDING
     ret = JobReturn(
         overrides=[mask_text(override) for override in job.overrides],
         cfg=task_config(job.config),
@@ -250,7 +290,9 @@ def _job_return(job: SweepJob, result: TrialResult) -> JobReturn:
         task_name=JobRuntime.instance().get("name"),
         status=JobStatus.COMPLETED if completed else JobStatus.FAILED,
     )
-    if completed:
+    if result.status in PENDING:  # submitted and not waited for, or in flight (resume)
+        ret.return_value = TrialQueued(result.key, result.name, str(result.status))
+    elif completed:
         ret.return_value = TrialMain(
             result.main,
             key=result.key,
@@ -276,7 +318,7 @@ def _mark_incomplete(returns: list[JobReturn], results: list[TrialResult]) -> li
 
     Each is its own SweepIncompleteError with the fields of its job's trial.
     """
-    incomplete = [result for result in results if result.status not in COMPLETE]
+    incomplete = [r for r in results if r.status not in COMPLETE and r.status not in PENDING]
     if not incomplete:
         return returns
     counts = dict(sorted(status_counts(result.status for result in incomplete).items()))

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from mitosis_hydra.core.errors import Interrupted, MitosisError
-from mitosis_hydra.core.outcomes import NOT_STARTED
-from mitosis_hydra.core.records import TrialStatus
+from mitosis_hydra.core.outcomes import DONE_BEFORE, NOT_STARTED
+from mitosis_hydra.core.records import TrialMain, TrialStatus
 
 _POLL = 0.2  # seconds between checks that the workers are still alive
 
@@ -321,17 +321,18 @@ def _run_one(
 
 
 def _trial_task(cfg: Any, kernel: Any, outcomes: list[Any], opened: Any) -> Any:
-    """The task of one job, as `app.run_job` in a multirun, keeping the outcome."""
-    from mitosis_hydra.run.job import spec_and_context
-    from mitosis_hydra.run.trial import run_trial
+    """The task of one job: app.trial_task in `kernel`, keeping how it ended for the driver."""
+    from mitosis_hydra.run.app import trial_task
 
-    spec, context = spec_and_context(cfg)
-    outcome = run_trial(spec, context, kernel, on_record=opened)
+    outcome = trial_task(cfg, kernel, on_record=opened)
     outcomes.append(outcome)
-    return outcome.result_or_raise()
+    return outcome if isinstance(outcome, TrialMain) else outcome.result_or_raise()
 
 
 def _result(position: int, outcomes: list[Any], error: BaseException | None) -> TrialResult:
+    if outcomes and isinstance(outcomes[0], TrialMain):  # finished since the launcher looked
+        done = outcomes[0]
+        return TrialResult(position, DONE_BEFORE, done.name, done.key, float(done), done.notebook)
     if outcomes:
         outcome = outcomes[0]
         record = outcome.record
