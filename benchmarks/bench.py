@@ -327,6 +327,7 @@ def store_scale(count: int, total: int) -> str:
 
 def scale_targets(quick: bool) -> str:
     """Issue 12's targets, each script in this folder measuring its own against its floor."""
+    import big_variant
     import index_scale
     import long_sweep
     import reading_scale
@@ -336,6 +337,8 @@ def scale_targets(quick: bool) -> str:
     rows += reading_scale.measure_targets(total=20_000 if quick else 100_000)
     rows += index_scale.measure_targets(total=20_000 if quick else 100_000)
     rows += long_sweep.measure_targets(trials=20 if quick else 100)
+    # the list case only, once (both kinds twice: ~15 min; run big_variant.py alone for them)
+    rows += big_variant.measure_targets(size_mb=0.3 if quick else 1.5, reps=1, kinds=("list",))
     return target_table(rows)
 
 
