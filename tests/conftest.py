@@ -16,6 +16,7 @@ variations.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -148,6 +149,10 @@ class Run:
         return f"{command}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class UserProject:
     """A user's project on disk: run its app, edit and commit its files, read its trials."""
 
@@ -191,7 +196,12 @@ class UserProject:
         )
 
     def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen:
-        """Start the app and return at once (for tests that signal the driver)."""
+        """Start the app and return at once (for tests that signal the driver).
+
+        Ctrl-C acts as in a terminal even when the tests run as a background job, which
+        ignores SIGINT (and its children inherit that, so Python would never raise
+        KeyboardInterrupt): the app starts with SIGINT's default action.
+        """
         return subprocess.Popen(
             self.command(*args),
             cwd=self.root,
@@ -199,6 +209,7 @@ class UserProject:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_default_sigint,
         )
 
     def write(self, path: str, text: str) -> Path:
