@@ -51,6 +51,18 @@ def finished_record(
 
     What a resumed sweep skips a job for; failed, interrupted and running trials do not count.
     """
+    return latest_record(db, (TrialStatus.FINISHED,), experiment, variants, seed, commit)
+
+
+def latest_record(
+    db: Database,
+    statuses: tuple[TrialStatus, ...],
+    experiment: str,
+    variants: dict[str, str],
+    seed: int,
+    commit: str,
+) -> TrialRecord | None:
+    """The latest trial of this experiment, variants and seed at `commit` in one of `statuses`."""
     if not db.exists():
         return None
     table = schema.trials
@@ -61,7 +73,7 @@ def finished_record(
             table.c.variants == dumps(variants),
             table.c.seed == seed,
             table.c.commit == commit,
-            table.c.status == TrialStatus.FINISHED.value,
+            table.c.status.in_([status.value for status in statuses]),
         )
         .order_by(table.c.started_at.desc())
         .limit(1)

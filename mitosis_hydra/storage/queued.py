@@ -31,6 +31,7 @@ from mitosis_hydra.core.errors import ReservationError, StoreError
 from mitosis_hydra.core.records import TrialPlan, TrialRecord, TrialStatus, close_record
 from mitosis_hydra.storage import liveness, record_file, schema
 from mitosis_hydra.storage.engine import Database
+from mitosis_hydra.storage.lookup import latest_record
 from mitosis_hydra.storage.rows import dumps, outcome_values, row_record
 
 log = logging.getLogger("mitosis_hydra")
@@ -137,24 +138,8 @@ def in_flight_record(
 
     What a resumed sweep does not run again: it would run the same trial twice.
     """
-    if not db.exists():
-        return None
-    table = schema.trials
-    query = (
-        sa.select(table)
-        .where(
-            table.c.experiment == experiment,
-            table.c.variants == dumps(variants),
-            table.c.seed == seed,
-            table.c.commit == commit,
-            table.c.status.in_([TrialStatus.QUEUED.value, TrialStatus.RUNNING.value]),
-        )
-        .order_by(table.c.started_at.desc())
-        .limit(1)
-    )
-    with db.read() as conn:
-        row = conn.execute(query).first()
-    return None if row is None else row_record(row, db.trials_folder)
+    in_flight = (TrialStatus.QUEUED, TrialStatus.RUNNING)
+    return latest_record(db, in_flight, experiment, variants, seed, commit)
 
 
 def settle(db: Database, found: list[TrialRecord]) -> list[TrialRecord]:
