@@ -156,20 +156,11 @@ def make_project(root: Path, size_bytes: int, env: dict[str, str]) -> Path:
 
 
 def git_env(home: Path) -> dict[str, str]:
-    """This venv first on PATH, and a private git identity and config."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HYDRA_FULL_ERROR")}
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    env["PATH"] = f"{Path(PY).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="Bench",
-        GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_NAME="Bench",
-        GIT_COMMITTER_EMAIL="bench@example.com",
-    )
-    return env
+    """This venv first on PATH, and a private git identity and config (as the tests have)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from gitenv import git_environment
+
+    return git_environment(home)
 
 
 def run(root: Path, env: dict[str, str], args: list[str], log: Path) -> tuple[float, float]:
