@@ -322,11 +322,10 @@ def test_a_slurm_sweep_records_its_trials_on_postgresql(slurm, user_project, url
     assert result.returncode == 0, result.output
     assert "2 trials: 2 finished" in result.stdout, result.output
     assert not (user_project.trials_folder / "mitosis.sqlite").exists()
-    listed = subprocess.run(
-        [str(Path(sys.executable).parent / "mitosis-hydra"), "list", "--json", "--db", url,
-         "--trials-folder", str(user_project.trials_folder)],
-        capture_output=True, text=True, check=True, cwd=user_project.root,
-    )  # fmt: skip
+    listed = user_project.cli(
+        "list", "--json", "--db", url, "--trials-folder", str(user_project.trials_folder)
+    )
+    assert listed.returncode == 0, listed.stderr
     records = json.loads(listed.stdout)
     assert sorted(r["variants"]["amplitude"] for r in records) == ["big", "small"]
     assert {r["status"] for r in records} == {"finished"}

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import subprocess
-import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,11 +107,10 @@ def test_a_users_trial_is_recorded_in_the_server(user_project, url: str) -> None
     ran = user_project.run("+exp=draw", "amplitude=big", "seed=3", f"mitosis.db='{url}'")
     assert ran.returncode == 0, ran.output
     assert not (user_project.trials_folder / "mitosis.sqlite").exists()
-    listed = subprocess.run(
-        [str(Path(sys.executable).parent / "mitosis-hydra"), "list", "--json", "--db", url,
-         "--trials-folder", str(user_project.trials_folder)],
-        capture_output=True, text=True, check=True, cwd=user_project.root,
-    )  # fmt: skip
+    listed = user_project.cli(
+        "list", "--json", "--db", url, "--trials-folder", str(user_project.trials_folder)
+    )
+    assert listed.returncode == 0, listed.stderr
     [record] = json.loads(listed.stdout)
     assert record["status"] == "finished" and record["seed"] == 3
     assert record["variants"]["amplitude"] == "big"
