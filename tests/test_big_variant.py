@@ -16,11 +16,13 @@ import sqlite3
 from dataclasses import dataclass, field
 
 import pytest
-from omegaconf import OmegaConf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from omegaconf import MISSING, OmegaConf
 
 from mitosis_hydra.core.canonical import canonical_string
 from mitosis_hydra.core.modifications import modifications
-from mitosis_hydra.run.config_text import config_yaml, resolved_config
+from mitosis_hydra.run.config_text import config_yaml, resolved_config, unresolved_container
 from mitosis_hydra.run.option_files import BIG_FILE, load_plain
 from mitosis_hydra.storage.faults import FAULT_VARIABLE
 
@@ -104,12 +106,59 @@ CONFIGS = [
 def test_config_text_is_omegaconfs_to_yaml(values: dict) -> None:
     cfg = OmegaConf.create(values)
     unresolved = OmegaConf.to_container(cfg, resolve=False)
+    assert repr(unresolved_container(cfg)) == repr(unresolved)  # types, order, NaN, enums
 
     resolved = resolved_config(cfg, unresolved)
 
     expected = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     assert canonical_string(_no_enums(resolved)) == canonical_string(_no_enums(expected))
     assert config_yaml(resolved) == OmegaConf.to_yaml(cfg, resolve=True)
+
+
+# Scalars as a composed config holds them: text that looks like another type, the
+# interpolations and `???` that to_container(resolve=False) keeps as text, enums.
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(st.characters(blacklist_characters="$"), max_size=8),  # no broken `${`
+    st.sampled_from(["???", "${seed}", "${a.b}", "x ${seed} y", "\\${not}", "1.5", "yes"]),
+    st.sampled_from(list(Color)),
+)
+TREES = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(st.text(min_size=1, max_size=6), children, max_size=5),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=6), TREES, max_size=6))
+def test_the_unresolved_container_is_omegaconfs_for_any_config(values: dict) -> None:
+    cfg = OmegaConf.create({"seed": 1, "a": {"b": 2}, **values})
+
+    assert repr(unresolved_container(cfg)) == repr(OmegaConf.to_container(cfg, resolve=False))
+
+
+@dataclass
+class Placed:
+    node: Node = field(default_factory=Node)
+    maybe: Node | None = None  # a container holding None
+    later: Node = MISSING  # a missing container
+    alias: Node = "${node}"  # type: ignore[assignment]  # a container that is an interpolation
+    values: list = field(default_factory=lambda: ["???", "${node.size}", None])
+
+
+def test_the_unresolved_container_keeps_none_missing_and_interpolated_containers() -> None:
+    cfg = OmegaConf.create({"placed": OmegaConf.structured(Placed), "listed": [Placed()]})
+    cfg.listed[0].later = "???"
+
+    assert repr(unresolved_container(cfg)) == repr(OmegaConf.to_container(cfg, resolve=False))
+    assert unresolved_container(cfg)["placed"]["alias"] == "${node}"
 
 
 def _no_enums(node):

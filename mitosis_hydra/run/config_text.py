@@ -2,10 +2,11 @@
 
 `OmegaConf.to_container(cfg, resolve=True)` and `OmegaConf.to_yaml(cfg)` each walk
 every node; with a 1.5 MB option that is ~1 s and ~2.5 s. The unresolved
-container (which own_values.py needs anyway) is the resolved one wherever no
-interpolation or `???` stands, so only the top-level keys holding one go
-through OmegaConf; and the YAML text is OmegaConf's own dumper run on libyaml's
-emitter: the same representers, the same text.
+container (which own_values.py needs anyway) is read from the nodes in place,
+and it is the resolved one wherever no interpolation or `???` stands, so only
+the top-level keys holding one go through OmegaConf; and the YAML text is
+OmegaConf's own dumper run on libyaml's emitter: the same representers, the
+same text.
 """
 
 from __future__ import annotations
@@ -15,6 +16,35 @@ import functools
 import json
 import re
 from typing import Any
+
+
+def unresolved_container(cfg: Any) -> Any:
+    """`OmegaConf.to_container(cfg, resolve=False)`: the same plain data, ~20× faster.
+
+    OmegaConf looks up every child by its key or index (validating both) before
+    taking its value: ~5 µs a node, ~0.4 s for a 1.5 MB list. Without resolving,
+    what it returns is each child's own value (`???` and `${…}` as text), so the
+    children are read in place. Relies on OmegaConf 2.3's node internals
+    (`_content`, `_value()`), checked by a fuzzed test against `to_container`.
+    """
+    from omegaconf import Container, DictConfig
+
+    def content(conf: Any) -> Any:
+        if conf._is_none():
+            return None
+        if conf._is_missing() or conf._is_interpolation():
+            return conf._value()  # "???" or the interpolation's text, as to_container
+        children = conf.__dict__["_content"]
+        if isinstance(conf, DictConfig):
+            return {
+                key: content(node) if isinstance(node, Container) else node._value()
+                for key, node in children.items()
+            }
+        return [
+            content(node) if isinstance(node, Container) else node._value() for node in children
+        ]
+
+    return content(cfg)
 
 
 def resolved_config(cfg: Any, unresolved: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from mitosis_hydra.core.command import user_argv
 from mitosis_hydra.core.errors import ConfigError
 from mitosis_hydra.core.spec import OptionSource, TrialSpec, build_spec
-from mitosis_hydra.run.config_text import config_yaml, resolved_config
+from mitosis_hydra.run.config_text import config_yaml, resolved_config, unresolved_container
 from mitosis_hydra.run.own_values import read_options
 from mitosis_hydra.run.paths import default_trials_folder
 from mitosis_hydra.run.run_check import check_run
@@ -56,7 +56,6 @@ def _old_objects_frozen() -> Iterator[None]:
 def _read_job(cfg: Any, reproduction_of: str | None) -> tuple[TrialSpec, TrialContext]:
     reproduction_of = reproduction_of or os.environ.get("MITOSIS_REPRODUCTION_OF") or None
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     if "mitosis" not in cfg:
@@ -66,7 +65,7 @@ def _read_job(cfg: Any, reproduction_of: str | None) -> tuple[TrialSpec, TrialCo
             "Add `- mitosis_hydra` as the first entry of the defaults list of your config.yaml."
         )
     hydra_cfg = HydraConfig.get()
-    unresolved = OmegaConf.to_container(cfg, resolve=False)
+    unresolved = unresolved_container(cfg)  # OmegaConf.to_container(cfg, resolve=False)
     try:
         resolved = resolved_config(cfg, unresolved)
     except OmegaConfBaseException as error:
