@@ -161,6 +161,105 @@ def test_the_unresolved_container_keeps_none_missing_and_interpolated_containers
     assert unresolved_container(cfg)["placed"]["alias"] == "${node}"
 
 
+# Plain scalars as they may stand in an option file: numbers in every YAML spelling,
+# words YAML 1.1 reads as booleans or null, and text that only looks like them.
+TOKENS = st.one_of(
+    st.floats(allow_nan=True).map(repr),
+    st.integers().map(str),
+    st.sampled_from(
+        [
+            "1.5",
+            "-0.0",
+            "+.5",
+            "-.5e-3",
+            "1e5",
+            "1E+5",
+            "1.",
+            "1_000.5",
+            "1:30.5",
+            "012",
+            "0x1F",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "yes",
+            "No",
+            "~",
+            "null",
+            "2001-12-14",
+            "'1.5'",
+            '"x"',
+            "a b",
+        ]
+    ),
+)
+YAML_VALUES = st.recursive(
+    TOKENS,
+    lambda children: st.one_of(
+        st.lists(children, min_size=1, max_size=4).map(lambda items: ("list", items)),
+        st.dictionaries(
+            st.from_regex(r"k[a-z]{0,3}", fullmatch=True), children, min_size=1, max_size=4
+        ).map(lambda items: ("map", items)),
+    ),
+    max_leaves=30,
+)
+
+
+def _yaml_lines(value, indent: str) -> list[str]:
+    """Block YAML for a tree of tokens: ("list", items), ("map", items) or a token."""
+    kind, items = value
+    lines = []
+    for key, item in enumerate(items) if kind == "list" else items.items():
+        head = f"{indent}- " if kind == "list" else f"{indent}{key}: "
+        if isinstance(item, str):
+            lines.append(head + item)
+        else:
+            lines.append(head.rstrip())
+            lines += _yaml_lines(item, indent + "  ")
+    return lines
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.from_regex(r"k[a-z]{0,3}", fullmatch=True), YAML_VALUES, min_size=1))
+def test_the_fast_loader_reads_any_option_file_as_omegaconf(values: dict) -> None:
+    text = "\n".join(_yaml_lines(("map", values), "")) + "\n"
+
+    fast = load_plain(text)
+
+    assert fast is not None
+    assert canonical_string(fast) == canonical_string(omegaconf_value(text))
+
+
+PLAIN_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(st.characters(blacklist_characters="$"), max_size=8),
+    st.sampled_from(["1.5", "yes", "~", "null", "1e5", "-.inf", "0x1F", "a: b", "- c", ""]),
+    st.sampled_from(list(Color)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        PLAIN_SCALARS,
+        lambda children: st.one_of(
+            st.lists(children, max_size=5),
+            st.dictionaries(st.text(min_size=1, max_size=6), children, max_size=5),
+        ),
+        max_leaves=40,
+    ).map(lambda tree: {"seed": 1, "value": tree, "refers": "${seed}"})
+)
+def test_config_text_is_omegaconfs_to_yaml_for_any_config(values: dict) -> None:
+    cfg = OmegaConf.create(values)
+
+    resolved = resolved_config(cfg, unresolved_container(cfg))
+
+    assert config_yaml(resolved) == OmegaConf.to_yaml(cfg, resolve=True)
+
+
 def _no_enums(node):
     if isinstance(node, dict):
         return {key: _no_enums(value) for key, value in node.items()}

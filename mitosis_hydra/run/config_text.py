@@ -14,8 +14,11 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import re
 from typing import Any
+
+from mitosis_hydra.run.option_files import with_fast_resolve
 
 
 def unresolved_container(cfg: Any) -> Any:
@@ -139,7 +142,14 @@ def _enums_as_names(node: Any) -> Any:
 @functools.cache
 def _dumper() -> type:
     """OmegaConf's YAML dumper (its representers: quoted `'1'`, `'true'`) on libyaml's emitter,
-    or OmegaConf's own where PyYAML was built without libyaml."""
+    or OmegaConf's own where PyYAML was built without libyaml.
+
+    Per scalar, PyYAML's Python code picks a representer (`represent_data`) and libyaml
+    asks it twice for the scalar's implicit tag (`resolve`): most of writing a big
+    config. A scalar of an exact core type goes to its representer at once (PyYAML
+    only checks first that such a value needs no anchor), a finite float's text is
+    made as `represent_float` makes it, and `resolve` is the shorter one of
+    option_files.py: the same nodes, the same text."""
     import yaml
     from omegaconf._utils import get_omega_conf_dumper
 
@@ -148,8 +158,30 @@ def _dumper() -> type:
         return reference
 
     class Dumper(yaml.CDumper):
-        pass
+        def represent_data(self, data: Any) -> Any:
+            kind = type(data)
+            if kind is float and fast_floats and math.isfinite(data):
+                text = repr(data).lower()
+                if "." not in text and "e" in text:
+                    text = text.replace("e", ".0e", 1)
+                self.alias_key = None
+                return scalar_node(float_tag, text, style=self.default_style)
+            representer = scalars.get(kind)
+            if representer is None:
+                return super().represent_data(data)
+            self.alias_key = None  # as PyYAML sets it for a value that needs no anchor
+            return representer(self, data)
 
     Dumper.yaml_representers = dict(reference.yaml_representers)
     Dumper.yaml_multi_representers = dict(reference.yaml_multi_representers)
-    return Dumper
+    scalar_node, float_tag = yaml.ScalarNode, "tag:yaml.org,2002:float"
+    safe = yaml.representer.SafeRepresenter
+    scalars = {}
+    if Dumper.ignore_aliases is safe.ignore_aliases:  # str, int, float, bool, None: no anchor
+        scalars = {
+            kind: Dumper.yaml_representers[kind]
+            for kind in (str, int, float, bool, type(None))
+            if kind in Dumper.yaml_representers
+        }
+    fast_floats = scalars.get(float) is safe.represent_float
+    return with_fast_resolve(Dumper)
