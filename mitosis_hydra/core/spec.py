@@ -221,8 +221,8 @@ def unwrap_values(node: Any) -> Any:
         if set(node) == {"_value_"}:
             return unwrap_values(node["_value_"])
         return {key: unwrap_values(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [unwrap_values(value) for value in node]
+    if isinstance(node, list):  # a long list of numbers: no call per number
+        return [unwrap_values(value) if isinstance(value, dict | list) else value for value in node]
     return node
 
 

@@ -91,6 +91,9 @@ def strings(node: Any):
     elif isinstance(node, dict):
         for value in node.values():
             yield from strings(value)
-    elif isinstance(node, list):
+    elif isinstance(node, list):  # a long list of numbers: no generator per number
         for value in node:
-            yield from strings(value)
+            if isinstance(value, str):
+                yield value
+            elif isinstance(value, dict | list):
+                yield from strings(value)

@@ -283,8 +283,8 @@ def _interpolated(node: Any) -> bool:
         return "${" in node
     if isinstance(node, dict):
         return any(_interpolated(value) for value in node.values())
-    if isinstance(node, list):
-        return any(_interpolated(value) for value in node)
+    if isinstance(node, list):  # a long list of numbers: no call per number
+        return any(_interpolated(value) for value in node if isinstance(value, str | dict | list))
     return False
 
 
