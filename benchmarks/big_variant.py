@@ -1,12 +1,12 @@
 """A 1.5 MB variant: what mitosis_hydra adds to Hydra's composition; how fast SIGTERM ends it.
 
-    .venv/bin/python benchmarks/big_variant.py [--size-mb 1.5] [--reps 2] [--kinds list,dict]
+    .venv/bin/python benchmarks/big_variant.py [--size-mb 1.5] [--reps 3] [--kinds list,dict]
 
 A throwaway git project (`bigpkg`) gets options of about 1.5 MB: a list of
 ~70,000 floats (`weights=long`) and a nested mapping (`table=deep`, 16,000
 rows of 9 fields); `weights=short` and `table=shallow` are the same with a few
-entries. Every case is a whole process, spawn to exit, run `--reps` times
-round-robin; the least disturbed (smallest) time of each is used:
+entries. Every case is a whole process, spawn to exit, run in `--reps` rounds
+(every case once per round, in turn):
 
   hydra   `python -m bigpkg.plain +exp=fit +OPTION`: the same config run by a
           plain `hydra.main` app whose task does nothing. That is what Hydra
@@ -21,12 +21,18 @@ interpreter start, imports and everything the option's size does not change
 cancel out. mitosis_hydra's own time for it is trial(big) − trial(small) −
 floor: what the big option costs a trial beyond what it costs Hydra, before
 and after the kernel runs `run` (kernel start, git, the database and the
-export of a small trial cancel out). Target: own ≤ 10% of the floor, judged
-on CPU time: user + system of the whole process tree (the kernel included),
-the same differences. Wall differences are shown too, but on a machine shared
-with other work they swing by tens of seconds between repetitions (Hydra's
-composition alone took 27 s to 130 s of wall for 17 s of CPU on 2 cores at a
-load of 10), while the CPU figures hold within a few percent.
+export of a small trial cancel out). Both are taken within each round and the
+medians over the rounds reported, with the range of the own time. Target: own
+≤ 10% of the floor, judged on CPU time: user + system of the whole process
+tree (the kernel and the export process included), the same differences.
+
+Why rounds and medians: the own time (≈ 1 s) is the difference of two ≈ 18 s
+figures, and Hydra's composition of the list varies by ±1 s of CPU from one run
+to the next even on a quiet machine (17.6 to 19.0 s over 4 runs); one round
+can read 0.5× to 2× the true own time, and the smallest of each case taken
+separately mixes rounds. Wall differences are shown too, but on a machine
+shared with other work they swing by tens of seconds between rounds, while
+the CPU medians hold.
 
 SIGTERM: trials of the big list, each sent SIGTERM at a fraction of its wall
 time (most land in Hydra's composition), and one per phase of mitosis_hydra's
@@ -37,7 +43,7 @@ driver's exit, the worst reported. Each must leave no process of its tree
 alive (5 s later) and no record `running`.
 
 Run alone it prints the rows as a table; bench.py calls `measure_targets()`.
-Default cost: ≈ 10-15 minutes on 2 busy cores.
+Default cost: ≈ 15-20 minutes on 2 busy cores.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ import os
 import random
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -183,19 +190,24 @@ def run(root: Path, env: dict[str, str], args: list[str], log: Path) -> tuple[fl
 
 @dataclass
 class KindTimes:
-    """Best (least disturbed) wall and CPU of each case, over the repetitions."""
+    """Wall and CPU of each case in each repetition (a round: every case once, in turn)."""
 
-    best: dict[str, tuple[float, float]] = field(default_factory=dict)
+    samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     def add(self, case: str, wall: float, cpu: float) -> None:
-        old = self.best.get(case)
-        self.best[case] = (wall, cpu) if old is None else (min(old[0], wall), min(old[1], cpu))
+        self.samples.setdefault(case, []).append((wall, cpu))
 
     def wall(self, case: str) -> float:
-        return self.best[case][0]
+        """The median wall time of `case` over the repetitions."""
+        return statistics.median(wall for wall, _cpu in self.samples[case])
 
-    def cpu(self, case: str) -> float:
-        return self.best[case][1]
+    def differences(self, big: str, small: str, measure: int) -> list[float]:
+        """`big` − `small` in each round (measure 0: wall, 1: CPU): a change of load
+        between rounds cancels out."""
+        return [
+            b[measure] - s[measure]
+            for b, s in zip(self.samples[big], self.samples[small], strict=True)
+        ]
 
 
 def cases(kind: str) -> dict[str, list[str]]:
@@ -213,29 +225,42 @@ def cases(kind: str) -> dict[str, list[str]]:
 
 
 def measure_kind(root: Path, env: dict[str, str], kind: str, reps: int, log: Path) -> KindTimes:
-    """Every case `reps` times, round-robin: a change in machine load hits them all alike."""
+    """Every case `reps` times, round-robin: a change in machine load hits them all alike.
+    `--cfg job` (shown for comparison only) runs in the first round only."""
     times = KindTimes()
     commands = cases(kind)
-    for _rep in range(reps):
+    for rep in range(reps):
         for case, args in commands.items():
-            times.add(case, *run(root, env, args, log))
+            if rep == 0 or not case.startswith("cfg"):
+                times.add(case, *run(root, env, args, log))
     return times
 
 
 def own_time_row(kind: str, size: int, times: KindTimes) -> TargetRow:
-    """mitosis_hydra's own time for the big option against Hydra's composition of it."""
-    floor = times.wall("hydra big") - times.wall("hydra small")
-    own = times.wall("trial big") - times.wall("trial small") - floor
-    floor_cpu = times.cpu("hydra big") - times.cpu("hydra small")
-    own_cpu = times.cpu("trial big") - times.cpu("trial small") - floor_cpu
-    cfg_job = times.wall("cfg big") - times.wall("cfg small")
+    """mitosis_hydra's own time for the big option against Hydra's composition of it:
+    the medians over the rounds, each round's own time taken against its own floor."""
+    floors = times.differences("hydra big", "hydra small", 1)
+    trials = times.differences("trial big", "trial small", 1)
+    owns = [trial - floor for trial, floor in zip(trials, floors, strict=True)]
+    walls = [
+        trial - floor
+        for trial, floor in zip(
+            times.differences("trial big", "trial small", 0),
+            times.differences("hydra big", "hydra small", 0),
+            strict=True,
+        )
+    ]
+    floor_cpu, own_cpu = statistics.median(floors), statistics.median(owns)
+    cfg_job = times.differences("cfg big", "cfg small", 0)[0]
     what = "a list of floats" if kind == "list" else "a nested mapping"
     return TargetRow(
         target=f"a {size / 1e6:.1f} MB variant ({what}): mitosis_hydra's own time ≤ 10% of "
         "Hydra's composition (CPU)",
-        measured=f"CPU {own_cpu:.2f} s (wall {own:.2f} s)",
-        floor=f"Hydra composing it: CPU {floor_cpu:.2f} s "
-        f"(wall {floor:.2f} s; `--cfg job` wall {cfg_job:.2f} s)",
+        measured=f"CPU {own_cpu:.2f} s, median of {len(owns)} rounds "
+        f"({min(owns):.2f} to {max(owns):.2f} s; wall {statistics.median(walls):.2f} s)",
+        floor=f"Hydra composing it: CPU {floor_cpu:.2f} s (median; wall "
+        f"{times.wall('hydra big') - times.wall('hydra small'):.2f} s; `--cfg job` wall "
+        f"{cfg_job:.2f} s); load average {os.getloadavg()[0]:.1f}",
         ratio=own_cpu / floor_cpu,
         met=own_cpu <= 0.10 * floor_cpu,
     )
@@ -372,13 +397,13 @@ def sigterm_row(stops: list[Stop], size: int) -> TargetRow:
 
 def measure_targets(
     size_mb: float = SIZE_MB,
-    reps: int = 2,
+    reps: int = 3,
     kinds: tuple[str, ...] = ("list", "dict"),
     sigterm_points: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.85, 0.95),
 ) -> list[TargetRow]:
     """The rows of issue 12's big-variant targets, measured now in a throwaway project.
 
-    SIGTERM points are fractions of the big trial's best wall time (list kind only).
+    SIGTERM points are fractions of the big trial's median wall time (list kind only).
     """
     size = int(size_mb * 1e6)
     rows = []
@@ -403,7 +428,7 @@ def measure_targets(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=float, default=SIZE_MB)
-    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--kinds", default="list,dict")
     parser.add_argument("--no-sigterm", action="store_true")
     args = parser.parse_args()
