@@ -18,8 +18,6 @@ import math
 import re
 from typing import Any
 
-from mitosis_hydra.run.option_files import with_fast_resolve
-
 
 def unresolved_container(cfg: Any) -> Any:
     """`OmegaConf.to_container(cfg, resolve=False)`: the same plain data, ~20× faster.
@@ -144,12 +142,10 @@ def _dumper() -> type:
     """OmegaConf's YAML dumper (its representers: quoted `'1'`, `'true'`) on libyaml's emitter,
     or OmegaConf's own where PyYAML was built without libyaml.
 
-    Per scalar, PyYAML's Python code picks a representer (`represent_data`) and libyaml
-    asks it twice for the scalar's implicit tag (`resolve`): most of writing a big
-    config. A scalar of an exact core type goes to its representer at once (PyYAML
-    only checks first that such a value needs no anchor), a finite float's text is
-    made as `represent_float` makes it, and `resolve` is the shorter one of
-    option_files.py: the same nodes, the same text."""
+    Per scalar, PyYAML's Python code picks a representer (`represent_data`): much of
+    writing a big config. A scalar of an exact core type goes to its representer at
+    once (PyYAML only checks first that such a value needs no anchor), and a finite
+    float's text is made as `represent_float` makes it: the same nodes, the same text."""
     import yaml
     from omegaconf._utils import get_omega_conf_dumper
 
@@ -184,4 +180,4 @@ def _dumper() -> type:
             if kind in Dumper.yaml_representers
         }
     fast_floats = scalars.get(float) is safe.represent_float
-    return with_fast_resolve(Dumper)
+    return Dumper

@@ -124,32 +124,35 @@ def _loader() -> type:
     """libyaml's parser with OmegaConf's resolvers (its float syntax, no timestamps) and
     its duplicate-key check; no other constructors: any other tag falls back.
 
-    Per scalar, PyYAML's Python code decides the tag (`resolve`) and builds the value
-    (`construct_object`): ~4 µs, most of reading a big option. Both are taken in
-    shorter ways that give the same results: see `with_fast_resolve`, and
-    `construct_object` below (a scalar of a core tag is built by its constructor
-    directly: a scalar holds no other node, so PyYAML's bookkeeping of recursion and
-    aliases changes nothing for it; a plain decimal float is Python's `float`)."""
+    Per scalar, PyYAML's Python code builds the value (`construct_object`), much of
+    reading a big option. It takes shorter ways here that give the same results: a
+    scalar of a core tag is built by its constructor directly (a scalar holds no other
+    node, so PyYAML's bookkeeping of recursion and aliases changes nothing for it), a
+    plain decimal float by `float`, and a mapping with plain string keys in one pass."""
     import yaml
     from omegaconf._utils import get_yaml_loader
 
     reference = get_yaml_loader()
     core = ("null", "bool", "int", "float", "str")
-    scalar_node = yaml.ScalarNode
+    scalar_node, str_tag = yaml.ScalarNode, yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG
 
     class Loader(yaml.CSafeLoader):
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            pairs = node.value
+            if all(type(key) is scalar_node and key.tag == str_tag for key, _value in pairs):
+                # plain string keys (no `<<` merge, no `=`): PyYAML's walk, in one pass
+                mapping = {}
+                for key_node, value_node in pairs:
+                    if key_node.value in mapping:
+                        raise _duplicate(node, key_node)
+                    mapping[key_node.value] = self.construct_object(value_node, deep=deep)
+                return mapping
             keys = set()
             for key_node, _value_node in node.value:
                 if key_node.tag != yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG:
                     continue
                 if key_node.value in keys:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key_node.value}",
-                        key_node.start_mark,
-                    )
+                    raise _duplicate(node, key_node)
                 keys.add(key_node.value)
             return super().construct_mapping(node, deep=deep)
 
@@ -171,7 +174,19 @@ def _loader() -> type:
     float_tag = "tag:yaml.org,2002:float"
     if float_tag in scalars:
         scalars[float_tag] = _fast_float(scalars[float_tag])
-    return with_fast_resolve(Loader)
+    return Loader
+
+
+def _duplicate(node: Any, key_node: Any) -> Exception:
+    """OmegaConf's loader refuses a key given twice (load_plain then declines)."""
+    import yaml
+
+    return yaml.constructor.ConstructorError(
+        "while constructing a mapping",
+        node.start_mark,
+        f"found duplicate key {key_node.value}",
+        key_node.start_mark,
+    )
 
 
 # A decimal float with nothing YAML reads otherwise than Python (no `_`, no `:`, no `.inf`).
@@ -189,32 +204,3 @@ def _fast_float(construct: Any) -> Any:
         return construct(loader, node)
 
     return construct_float
-
-
-def with_fast_resolve(base: type) -> type:
-    """`base` (a PyYAML loader or dumper class) with a `resolve` that tags a scalar as
-    PyYAML's does, without concatenating the candidate resolvers anew for every one.
-
-    Resolvers added to `base` later are not seen: the classes here are private."""
-    import yaml
-
-    resolvers: Any = base.yaml_implicit_resolvers  # type: ignore[attr-defined]
-    wildcard = list(resolvers.get(None, []))
-    by_first = {
-        first: list(found) + wildcard for first, found in resolvers.items() if first is not None
-    }
-    scalar_node = yaml.ScalarNode
-    default = base.DEFAULT_SCALAR_TAG  # type: ignore[attr-defined]
-
-    class Fast(base):  # type: ignore[valid-type, misc]
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-            if kind is not scalar_node or self.yaml_path_resolvers:
-                return super().resolve(kind, value, implicit)
-            if implicit[0]:
-                for tag, regexp in by_first.get(value[:1], wildcard):
-                    if regexp.match(value):
-                        return tag
-            return default
-
-    Fast.__name__ = Fast.__qualname__ = base.__name__
-    return Fast
