@@ -20,12 +20,12 @@ from typing import Any
 
 
 def unresolved_container(cfg: Any) -> Any:
-    """`OmegaConf.to_container(cfg, resolve=False)`: the same plain data, ~20× faster.
+    """`OmegaConf.to_container(cfg, resolve=False)`: the same plain data, ~10× faster.
 
     OmegaConf looks up every child by its key or index (validating both) before
-    taking its value: ~5 µs a node, ~0.4 s for a 1.5 MB list. Without resolving,
-    what it returns is each child's own value (`???` and `${…}` as text), so the
-    children are read in place. Relies on OmegaConf 2.3's node internals
+    taking its value: ~2.5 µs a node, 0.18 s of CPU for a 1.5 MB list (0.014 s
+    here). Without resolving, what it returns is each child's own value (`???` and
+    `${…}` as text), so the children are read in place. Relies on OmegaConf 2.3's node internals
     (`_content`, `_value()`), checked by a fuzzed test against `to_container`.
     """
     from omegaconf import Container, DictConfig
