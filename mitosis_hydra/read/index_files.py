@@ -14,9 +14,11 @@ import os
 import re
 import secrets
 import shutil
+import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from mitosis_hydra.read.index_rows import IndexRow
@@ -75,8 +77,12 @@ def _remove_older(page: Path, root: Path, made: str) -> None:
 
 
 def missing_notebooks(rows: Sequence[IndexRow], trials_folder: Path) -> set[str]:
-    """Keys of the trials whose notebook file is gone (a stat each, a few threads at once:
-    100,000 of them take a fraction of a second)."""
+    """Keys of the trials whose notebook file is gone.
+
+    A notebook is `<trial>/notebook.html` inside the trials folder as a rule. One
+    listing of that folder answers for every notebook whose first part is not in
+    it (a deleted trial folder: no stat could find it); the others are stat'ed, a
+    few threads at once (100,000 stats take a fraction of a second)."""
     named = [(row.key, row.notebook) for row in rows if row.notebook is not None]
     if not named:
         return set()
@@ -84,19 +90,57 @@ def missing_notebooks(rows: Sequence[IndexRow], trials_folder: Path) -> set[str]
         folder = os.open(trials_folder, os.O_RDONLY)
     except OSError:
         return {key for key, _notebook in named}
-
-    def gone(batch: list[tuple[str, str]]) -> list[str]:
-        keys = []
-        for key, notebook in batch:
-            try:
-                os.stat(notebook, dir_fd=folder)  # an absolute path ignores dir_fd
-            except OSError:
-                keys.append(key)
-        return keys
-
     try:
-        batches = [named[i : i + 2000] for i in range(0, len(named), 2000)]
+        gone, unsure = _not_listed(named, trials_folder)
+        if len(unsure) <= _BATCH:
+            return {*gone, *_stat_gone(unsure, folder)}
+        batches = [unsure[i : i + _BATCH] for i in range(0, len(unsure), _BATCH)]
         with ThreadPoolExecutor(4) as pool:
-            return {key for keys in pool.map(gone, batches) for key in keys}
+            found = pool.map(partial(_stat_gone, folder=folder), batches)
+            return {*gone, *(key for keys in found for key in keys)}
     finally:
         os.close(folder)
+
+
+_BATCH = 2000  # notebooks a thread stats at a time
+_NOT_LISTED = frozenset({"", ".", ".."})  # first parts a listing never shows ("": absolute)
+
+
+def _not_listed(
+    named: list[tuple[str, str]], trials_folder: Path
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The keys whose notebook's first part is not in the trials folder (gone for sure),
+    and the (key, notebook) pairs left to stat. A name missing from the listing is
+    also looked up folded (case, Unicode form): a case-insensitive file system
+    would find it, so it is stat'ed."""
+    try:
+        names = set(os.listdir(trials_folder))
+    except OSError:
+        return [], named
+    folded = {_fold(name) for name in names}
+    gone, unsure = [], []
+    for key, notebook in named:
+        first = notebook.partition("/")[0]
+        if first in names or first in _NOT_LISTED or _fold(first) in folded:
+            unsure.append((key, notebook))
+        else:
+            gone.append(key)
+    return gone, unsure
+
+
+def _fold(name: str) -> str:
+    """A name as file systems that ignore case or Unicode form compare it (or coarser)."""
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def _stat_gone(batch: list[tuple[str, str]], folder: int) -> list[str]:
+    """The keys of these notebooks that a stat does not find (relative to `folder`)."""
+    keys = []
+    for key, notebook in batch:
+        try:
+            os.stat(notebook, dir_fd=folder)  # an absolute path ignores dir_fd
+        except OSError:
+            keys.append(key)
+    return keys
