@@ -79,10 +79,10 @@ def _remove_older(page: Path, root: Path, made: str) -> None:
 def missing_notebooks(rows: Sequence[IndexRow], trials_folder: Path) -> set[str]:
     """Keys of the trials whose notebook file is gone.
 
-    A notebook is `<trial>/notebook.html` inside the trials folder as a rule. One
-    listing of that folder answers for every notebook whose first part is not in
-    it (a deleted trial folder: no stat could find it); the others are stat'ed, a
-    few threads at once (100,000 stats take a fraction of a second)."""
+    Each notebook is looked for, a few threads at once (100,000 take a fraction of
+    a second), unless most of a sample is gone: then one listing of the trials
+    folder answers for every notebook whose trial folder is not in it (deleted:
+    nothing could find its notebook), and only the others are looked for."""
     named = [(row.key, row.notebook) for row in rows if row.notebook is not None]
     if not named:
         return set()
@@ -91,37 +91,51 @@ def missing_notebooks(rows: Sequence[IndexRow], trials_folder: Path) -> set[str]
     except OSError:
         return {key for key, _notebook in named}
     try:
+        sample = named[:: max(1, len(named) // _SAMPLE)]
+        if 2 * len(_not_found(sample, folder)) <= len(sample):
+            return set(_look_for(named, folder))
         gone, unsure = _not_listed(named, trials_folder)
-        if len(unsure) <= _BATCH:
-            return {*gone, *_stat_gone(unsure, folder)}
-        batches = [unsure[i : i + _BATCH] for i in range(0, len(unsure), _BATCH)]
-        with ThreadPoolExecutor(4) as pool:
-            found = pool.map(partial(_stat_gone, folder=folder), batches)
-            return {*gone, *(key for keys in found for key in keys)}
+        return {*gone, *_look_for(unsure, folder)}
     finally:
         os.close(folder)
 
 
-_BATCH = 2000  # notebooks a thread stats at a time
+_SAMPLE = 200  # notebooks looked for first, spread evenly from oldest to newest
+_BATCH = 2000  # notebooks a thread looks for at a time
 _NOT_LISTED = frozenset({"", ".", ".."})  # first parts a listing never shows ("": absolute)
+
+
+def _look_for(named: list[tuple[str, str]], folder: int) -> list[str]:
+    """The keys of these notebooks that are not there, looked for by a few threads."""
+    if len(named) <= _BATCH:
+        return _not_found(named, folder)
+    batches = [named[i : i + _BATCH] for i in range(0, len(named), _BATCH)]
+    with ThreadPoolExecutor(4) as pool:
+        found = pool.map(partial(_not_found, folder=folder), batches)
+        return [key for keys in found for key in keys]
 
 
 def _not_listed(
     named: list[tuple[str, str]], trials_folder: Path
 ) -> tuple[list[str], list[tuple[str, str]]]:
     """The keys whose notebook's first part is not in the trials folder (gone for sure),
-    and the (key, notebook) pairs left to stat. A name missing from the listing is
+    and the (key, notebook) pairs left to look for. A name missing from the listing is
     also looked up folded (case, Unicode form): a case-insensitive file system
-    would find it, so it is stat'ed."""
+    would find it, so it is looked for."""
     try:
         names = set(os.listdir(trials_folder))
     except OSError:
         return [], named
-    folded = {_fold(name) for name in names}
+    folded: set[str] | None = None  # made when first needed: every notebook may be there
     gone, unsure = [], []
     for key, notebook in named:
         first = notebook.partition("/")[0]
-        if first in names or first in _NOT_LISTED or _fold(first) in folded:
+        if first in names or first in _NOT_LISTED:
+            unsure.append((key, notebook))
+            continue
+        if folded is None:
+            folded = {_fold(name) for name in names}
+        if _fold(first) in folded:
             unsure.append((key, notebook))
         else:
             gone.append(key)
@@ -135,12 +149,9 @@ def _fold(name: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
-def _stat_gone(batch: list[tuple[str, str]], folder: int) -> list[str]:
-    """The keys of these notebooks that a stat does not find (relative to `folder`)."""
-    keys = []
-    for key, notebook in batch:
-        try:
-            os.stat(notebook, dir_fd=folder)  # an absolute path ignores dir_fd
-        except OSError:
-            keys.append(key)
-    return keys
+def _not_found(batch: list[tuple[str, str]], folder: int) -> list[str]:
+    """The keys of these notebooks that are not there (relative to `folder`; an absolute
+    path ignores it). `access(F_OK)` answers as a stat would, a third quicker: it
+    builds no stat result."""
+    access, exists = os.access, os.F_OK
+    return [key for key, notebook in batch if not access(notebook, exists, dir_fd=folder)]
