@@ -16,9 +16,7 @@ import secrets
 import shutil
 import unicodedata
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 from mitosis_hydra.read.index_rows import IndexRow
@@ -79,10 +77,11 @@ def _remove_older(page: Path, root: Path, made: str) -> None:
 def missing_notebooks(rows: Sequence[IndexRow], trials_folder: Path) -> set[str]:
     """Keys of the trials whose notebook file is gone.
 
-    Each notebook is looked for, a few threads at once (100,000 take a fraction of
-    a second), unless most of a sample is gone: then one listing of the trials
-    folder answers for every notebook whose trial folder is not in it (deleted:
-    nothing could find its notebook), and only the others are looked for."""
+    Each notebook is looked for (100,000 take a fifth of a second; threads only
+    added work on a busy machine), unless most of a sample is gone: then one
+    listing of the trials folder answers for every notebook whose trial folder is
+    not in it (deleted: nothing could find its notebook), and only the others are
+    looked for."""
     named = [(row.key, row.notebook) for row in rows if row.notebook is not None]
     if not named:
         return set()
@@ -93,26 +92,15 @@ def missing_notebooks(rows: Sequence[IndexRow], trials_folder: Path) -> set[str]
     try:
         sample = named[:: max(1, len(named) // _SAMPLE)]
         if 2 * len(_not_found(sample, folder)) <= len(sample):
-            return set(_look_for(named, folder))
+            return set(_not_found(named, folder))
         gone, unsure = _not_listed(named, trials_folder)
-        return {*gone, *_look_for(unsure, folder)}
+        return {*gone, *_not_found(unsure, folder)}
     finally:
         os.close(folder)
 
 
 _SAMPLE = 200  # notebooks looked for first, spread evenly from oldest to newest
-_BATCH = 2000  # notebooks a thread looks for at a time
 _NOT_LISTED = frozenset({"", ".", ".."})  # first parts a listing never shows ("": absolute)
-
-
-def _look_for(named: list[tuple[str, str]], folder: int) -> list[str]:
-    """The keys of these notebooks that are not there, looked for by a few threads."""
-    if len(named) <= _BATCH:
-        return _not_found(named, folder)
-    batches = [named[i : i + _BATCH] for i in range(0, len(named), _BATCH)]
-    with ThreadPoolExecutor(4) as pool:
-        found = pool.map(partial(_not_found, folder=folder), batches)
-        return [key for keys in found for key in keys]
 
 
 def _not_listed(
