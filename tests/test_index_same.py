@@ -164,7 +164,13 @@ _VALUES = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(_VALUES, st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.none())))
+@given(
+    st.lists(
+        st.one_of(
+            _VALUES, st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.none()
+        )
+    )
+)
 def test_a_column_is_written_as_json_dumps_writes_it(values: list):
     assert column_json(values) == dumps(values)
 
