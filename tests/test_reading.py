@@ -8,6 +8,7 @@ server; the fast paths must give exactly what building whole records gives.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from mitosis_hydra.read.cli import main
 from mitosis_hydra.read.compare import compare_records, stdev
 from mitosis_hydra.read.comparing import compare_command, compare_trials
 from mitosis_hydra.read.goal import experiment_goals
-from mitosis_hydra.storage import reading, schema
+from mitosis_hydra.storage import reading, rows, schema
 from mitosis_hydra.storage.engine import DB_FILENAME
 from mitosis_hydra.storage.store import TrialStore
 
@@ -167,6 +168,28 @@ def test_stdev_is_statistics_stdev_to_the_last_bit(numbers: list[float]) -> None
     assert stdev(numbers) == expected
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.lists(_JSON, max_size=20))
+def test_decoding_a_column_at_once_gives_each_value_as_decoded_alone(values: list) -> None:
+    texts = [rows.dumps(value) for value in values]
+    at_once = rows.decode_all(texts)
+    assert repr(at_once) == repr([rows.decode(text) for text in texts])  # NaN != NaN
+
+
+def test_texts_that_are_not_one_json_value_each_are_decoded_one_by_one() -> None:
+    """Texts no writer of ours makes: joined, they would read as other values."""
+    assert rows.decode_all(["1,2", "3"]) == [1, 3]  # as decode reads each: its first value
+    assert rows.decode_all([" 4", "NaN", '"a,b"'])[::2] == [4, "a,b"]
+    with pytest.raises(json.JSONDecodeError):
+        rows.decode_all(["[1", "2]"])
+
+
 # `mitosis-hydra list`: the default view at scale, as a user sees it
 
 
@@ -264,3 +287,22 @@ def test_compare_merges_two_texts_of_one_combination_in_listing_order(folder: Pa
     fast = compare_trials(folder, status=None)
     assert [json.dumps(c.to_json()) for c in fast] == [json.dumps(c.to_json()) for c in whole]
     assert any("otherkey01" in row.keys for c in fast for row in c.rows)
+
+
+@pytest.mark.parametrize(("command", "collector"), [("compare", "False"), ("rebuild", "True")])
+def test_the_console_script_reads_with_the_collector_off(
+    folder: Path, command: str, collector: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The console script's own process keeps what reading allocates without rescanning it;
+    `main`, called in a process that goes on, leaves the collector as it found it."""
+    script = (
+        "import gc, sys\n"
+        f"sys.argv = ['mitosis-hydra', {command!r}, '--trials-folder', {str(folder)!r}]\n"
+        "from mitosis_hydra.read.console import run\n"
+        "try:\n    run()\nexcept SystemExit as end:\n    print('exit', end.code, gc.isenabled())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1].split()[2] == collector, done.stdout + done.stderr
+    assert main(["compare", "--trials-folder", str(folder)]) == 0
+    assert "main metric by variant combination" in capsys.readouterr().out
+    assert gc.isenabled()

@@ -28,7 +28,7 @@ from mitosis_hydra.core.errors import (
     VariantConflictError,
 )
 from mitosis_hydra.core.layout import RECORD_FILE
-from mitosis_hydra.core.masking import mask_text
+from mitosis_hydra.core.masking import MASK, mask_text
 from mitosis_hydra.core.records import TrialPlan, TrialStatus, VariantValue
 from mitosis_hydra.storage.store import DB_FILENAME, TrialStore, close_engines, new_key
 
@@ -436,7 +436,8 @@ _URL_SAFE = st.characters(
 )
 
 
-@given(st.text(alphabet=_URL_SAFE, min_size=1))
+# a password that is the mask itself shows as itself: nothing to tell apart
+@given(st.text(alphabet=_URL_SAFE, min_size=1).filter(lambda text: text != MASK))
 def test_a_password_never_survives_masking(password: str):
     for url in (f"postgresql+psycopg://u:{password}@h:5432/db", f"mysql://me:{password}@h/db"):
         masked = mask_text(f"mitosis.db={url} and more")

@@ -1,6 +1,6 @@
 """`mitosis-hydra compare` at any scale: the compared columns read in one pass, grouped as read.
 
-Comparing needs eight of a trial's 24 columns. Building whole records for it
+Comparing needs seven of a trial's 25 columns. Building whole records for it
 took seconds at 100,000 trials; instead, one ordered query reads just those
 columns, rows are bucketed by their variants text as they come (each text
 decoded once), and compare.py's statistics get the groups in listing order:
@@ -27,7 +27,7 @@ from mitosis_hydra.storage import reading
 from mitosis_hydra.storage.engine import Database
 from mitosis_hydra.storage.rows import decode, decode_all
 
-_COLUMNS = "experiment, variants, key, seed, main, metrics, started_at, folder"
+_COLUMNS = "experiment, variants, key, seed, main, metrics, started_at"
 
 
 def compare_trials(
@@ -112,7 +112,7 @@ def read_groups(
                 continue
             same = kept.get((name, combo))  # another text of the same variants: merge in order
             kept[name, combo] = rows if same is None else sorted(same + rows, key=_LISTING_ORDER)
-        return _grouped(kept, db.trials_folder)
+        return _grouped(kept, db)
 
 
 _LISTING_ORDER = itemgetter(6, 2)  # (started_at, key) of a row of _COLUMNS
@@ -125,17 +125,22 @@ def _combination(text: str, variants: reading.Variants) -> Combination | None:
 
 
 def _grouped(
-    buckets: dict[tuple[str, Combination], list[Any]], trials_folder: Path
+    buckets: dict[tuple[str, Combination], list[Any]], db: Database
 ) -> tuple[dict[str, dict[Combination, Group]], dict[str, str]]:
     """The rows of each (experiment, combination) as a Group, and each experiment's goal
     (read from the config of its newest trial: rows come oldest first)."""
     groups: dict[str, dict[Combination, Group]] = {}
-    newest: dict[str, tuple[str, str, str]] = {}  # experiment → (started, key, folder)
+    newest: dict[str, tuple[str, str]] = {}  # experiment → (started, key)
     for (name, combo), rows in buckets.items():
-        _names, _texts, keys, seeds, mains, metrics, started, folders = zip(*rows, strict=True)
+        _names, _texts, keys, seeds, mains, metrics, started = zip(*rows, strict=True)
         group = Group(list(keys), list(seeds), decode_all(mains), decode_all(metrics))
         groups.setdefault(name, {})[combo] = group
-        last = (started[-1], keys[-1], folders[-1])
+        last = (started[-1], keys[-1])
         newest[name] = max(newest.get(name, last), last)
-    goals = {name: folder_goal(trials_folder / folder) for name, (*_, folder) in newest.items()}
+    goals = {name: folder_goal(_folder(db, key)) for name, (_, key) in newest.items()}
     return groups, goals
+
+
+def _folder(db: Database, key: str) -> Path:
+    [(folder,)] = reading.select(db, "SELECT folder FROM trials WHERE key = :key", {"key": key})
+    return db.trials_folder / folder

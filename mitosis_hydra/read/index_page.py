@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from mitosis_hydra.core.records import TrialRecord, TrialStatus
+from mitosis_hydra.core.trial_list import PAGE_SIZE
 from mitosis_hydra.read.compare import numeric
 from mitosis_hydra.read.goal import DEFAULT_GOAL
 from mitosis_hydra.read.index_assets import SCRIPT, STYLE
@@ -97,11 +98,16 @@ def collector_paused() -> Iterator[None]:
 def _goals(rows: Sequence[IndexRow], folder: Path, db: str | None) -> dict[str, str]:
     """Each experiment's goal, from its newest trial's config (see goal.py)."""
     from mitosis_hydra.read.goal import experiment_goals
-    from mitosis_hydra.storage.store import TrialStore
+    from mitosis_hydra.storage import reading
+    from mitosis_hydra.storage.engine import Database
 
-    newest = {row.experiment: row.key for row in rows}  # rows come oldest first
-    store = TrialStore(folder, db)
-    return experiment_goals(store.get(key) for key in newest.values())
+    newest = list({row.experiment: row.key for row in rows}.values())  # rows: oldest first
+    database = Database(folder, db)
+    return experiment_goals(
+        record
+        for start in range(0, len(newest), PAGE_SIZE)  # reading.records reads a page at most
+        for record in reading.records(database, newest[start : start + PAGE_SIZE])
+    )
 
 
 def project_name(trials_folder: Path) -> str:
