@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mitosis_hydra.core.command import user_argv
 from mitosis_hydra.core.errors import ConfigError
 from mitosis_hydra.core.spec import OptionSource, TrialSpec, build_spec
+from mitosis_hydra.core.trial_list import collector_paused
 from mitosis_hydra.run.config_text import config_yaml, resolved_config, unresolved_container
 from mitosis_hydra.run.own_values import read_options
 from mitosis_hydra.run.paths import default_trials_folder
@@ -31,8 +31,7 @@ def spec_and_context(
         return _read_job(cfg, reproduction_of)
 
 
-@contextlib.contextmanager
-def _no_collections() -> Iterator[None]:
+def _no_collections() -> contextlib.AbstractContextManager[None]:
     """No garbage collection while the job is read: with a 1.5 MB option it makes a node
     or a value per scalar (reading the option, writing config.yaml) on top of the
     millions of nodes Hydra's composition left alive, and the collections these
@@ -48,15 +47,8 @@ def _no_collections() -> Iterator[None]:
     import multiprocessing
 
     if multiprocessing.parent_process() is not None:
-        yield  # a long-lived worker
-        return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+        return contextlib.nullcontext()  # a long-lived worker
+    return collector_paused()
 
 
 def _read_job(cfg: Any, reproduction_of: str | None) -> tuple[TrialSpec, TrialContext]:
