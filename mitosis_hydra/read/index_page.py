@@ -14,18 +14,16 @@ page (index_data.py) when they are asked for, so 100,000 trials open at once.
 
 from __future__ import annotations
 
-import gc
 import html
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
 from urllib.parse import quote
 
 from mitosis_hydra.core.records import TrialRecord, TrialStatus
-from mitosis_hydra.core.trial_list import PAGE_SIZE
+from mitosis_hydra.core.trial_list import PAGE_SIZE, collector_paused
 from mitosis_hydra.read.compare import numeric
 from mitosis_hydra.read.goal import DEFAULT_GOAL
 from mitosis_hydra.read.index_assets import SCRIPT, STYLE
@@ -81,18 +79,6 @@ def _write(folder: Path, db: str | None, output: Path | None) -> Path:
 
     write_page(page, build)
     return page
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic collector off: the rows all stay alive, so it would only rescan them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _goals(rows: Sequence[IndexRow], folder: Path, db: str | None) -> dict[str, str]:
