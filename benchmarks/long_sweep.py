@@ -138,7 +138,7 @@ def measure_targets(trials: int = 100, n_jobs: int = 2) -> list[TargetRow]:
         ),
         TargetRow(
             f"largest process below the driver: RSS flat from trial {trials // 2} to {trials}",
-            f"{swept['worker_10']:.0f} → {swept['worker_half']:.0f} → {swept['worker_end']:.0f} MB"
+            f"{swept['worker_10']:.1f} → {swept['worker_half']:.1f} → {swept['worker_end']:.1f} MB"
             f" (trials 10, {trials // 2}, {trials})",
             "",
             None,
