@@ -67,6 +67,10 @@ try:
 except ImportError:  # run as a script: benchmarks/ is on sys.path, not the repo root
     from targets import TargetRow, table  # type: ignore[no-redef]
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from gitenv import git_environment
+from process_tree import alive, descendants
+
 PY = sys.executable
 PACKAGE = "bigpkg"
 SIZE_MB = 1.5
@@ -160,14 +164,6 @@ def make_project(root: Path, size_bytes: int, env: dict[str, str]) -> Path:
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "a big variant"]):
         subprocess.run(["git", *args], cwd=root, env=env, check=True)
     return root
-
-
-def git_env(home: Path) -> dict[str, str]:
-    """This venv first on PATH, and a private git identity and config (as the tests have)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from gitenv import git_environment
-
-    return git_environment(home)
 
 
 def run(root: Path, env: dict[str, str], args: list[str], log: Path) -> tuple[float, float]:
@@ -266,34 +262,6 @@ def own_time_row(kind: str, size: int, times: KindTimes) -> TargetRow:
     )
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below `pid` (read from /proc), kernels and helpers included."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    found, stack = set(), [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @dataclass(frozen=True)
 class Stop:
     after: float  # seconds from spawn to SIGTERM
@@ -313,8 +281,8 @@ def sigterm_at(root: Path, env: dict[str, str], args: list[str], after: float, l
         out.flush()
         process = subprocess.Popen([PY, *args], cwd=root, env=env, stdout=out, stderr=out)
         time.sleep(after)
-        tree = _descendants(process.pid)
-        ended_before = not _alive(process.pid)  # a zombie: it exited on its own already
+        tree = descendants(process.pid)
+        ended_before = not alive(process.pid)  # a zombie: it exited on its own already
         start = time.perf_counter()
         os.kill(process.pid, signal.SIGTERM)  # not Popen.send_signal: it would reap it
         _pid, status, _usage = os.wait4(process.pid, 0)
@@ -341,8 +309,8 @@ def sigterm_in_phase(root: Path, env: dict[str, str], args: list[str], phase: st
             [PY, *args], cwd=root, env=hooked, stdout=subprocess.DEVNULL, stderr=err
         )
         tree: set[int] = set()
-        while _alive(process.pid):  # its kernel and helper, to check they go with it
-            tree |= _descendants(process.pid)
+        while alive(process.pid):  # its kernel and helper, to check they go with it
+            tree |= descendants(process.pid)
             time.sleep(0.2)
         _pid, status, _usage = os.wait4(process.pid, 0)
         ended = time.time()
@@ -361,9 +329,9 @@ def sigterm_in_phase(root: Path, env: dict[str, str], args: list[str], phase: st
 def _reap(tree: set[int]) -> int:
     """How many of these processes are still alive 5 s later (then killed)."""
     deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = [pid for pid in tree if _alive(pid)]
+    left = [pid for pid in tree if alive(pid)]
     for pid in left:  # do not leave them to the next measurement
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
@@ -408,7 +376,7 @@ def measure_targets(
     size = int(size_mb * 1e6)
     rows = []
     with tempfile.TemporaryDirectory(prefix="mitosis-big-variant-") as tmp:
-        env = git_env(Path(tmp) / "home")
+        env = git_environment(Path(tmp) / "home")  # a private git identity, as tests have
         root = make_project(Path(tmp) / "project", size, env)
         log = Path(tmp) / "log.txt"
         walls = {}

@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 from bench import PY, make_project, measure  # noqa: E402
+from process_tree import descendants  # noqa: E402
 from targets import TargetRow, table  # noqa: E402
 
 
@@ -43,28 +44,9 @@ def _kb(pid: int, field: str) -> int:
     return 0
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid`: workers, their kernel zygotes and kernels, the exporter."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = list(Path(f"/proc/{parent}/task").iterdir())
-        except OSError:  # it exited since its parent listed it (a kernel at a trial's end)
-            continue
-        for task in tasks:
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found += children
-            todo += children
-    return found
-
-
 def _memory(driver: int) -> tuple[float, float]:
     """MB: the driver's peak RSS so far, and the largest RSS below it right now."""
-    below = [_kb(pid, "VmRSS") for pid in _descendants(driver)]
+    below = [_kb(pid, "VmRSS") for pid in descendants(driver)]
     return _kb(driver, "VmHWM") / 1024, max(below, default=0) / 1024
 
 

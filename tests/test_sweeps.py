@@ -21,6 +21,7 @@ from pathlib import Path
 import cloudpickle
 import pytest
 from omegaconf import OmegaConf
+from process_tree import alive, descendants
 from reading_project import cli, cli_json
 
 from mitosis_hydra import TrialFailedError, TrialMain
@@ -298,35 +299,10 @@ def _stop_after_three(project, tmp_path, how: signal.Signals) -> tuple[str, str,
     while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert marker.exists(), process.communicate(timeout=10)
-    family = _descendants(process.pid)
+    family = descendants(process.pid)
     process.send_signal(how)
     out, err = process.communicate(timeout=180)
     return out, err, family
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (workers, zygotes, kernels, the export service)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _resume_and_check(project) -> None:
@@ -360,9 +336,9 @@ def test_a_killed_driver_stops_its_workers_and_the_sweep_resumes(project, tmp_pa
 
     assert family, "the driver had no worker processes"
     deadline = time.monotonic() + 120
-    while any(_alive(pid) for pid in family) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in family) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = [pid for pid in family if _alive(pid)]
+    left = [pid for pid in family if alive(pid)]
     assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
     statuses = sorted((t.seed, t.status) for t in project.trials())
     assert statuses == [(1, "finished"), (2, "finished"), (3, "finished"), (4, "interrupted")], (
