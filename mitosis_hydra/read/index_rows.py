@@ -10,8 +10,7 @@ same rows for records already in hand.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple
 from mitosis_hydra.core.records import TrialRecord, TrialStatus
 from mitosis_hydra.storage import reading
 from mitosis_hydra.storage.engine import Database
+from mitosis_hydra.storage.rows import decode, decode_all
 
 
 class IndexRow(NamedTuple):
@@ -57,9 +57,6 @@ _SELECT = (
 )
 
 
-_DECODE = json.JSONDecoder().raw_decode
-
-
 def _decoded(fetched: list[Any]) -> list[IndexRow]:
     """Rows of decoded values, built a column at a time (no Python loop per row and field)."""
     if not fetched:
@@ -67,28 +64,20 @@ def _decoded(fetched: list[Any]) -> list[IndexRow]:
     (key, experiment, name, status, seed, variants, started, wall, main, metrics, notebook,
      reproduction_of, sweep) = zip(*fetched, strict=True)  # fmt: skip
     statuses = {text: TrialStatus(text) for text in set(status)}
-    combos = {text: _DECODE(text)[0] for text in set(variants)}  # a few: each decoded once
+    combos = {text: decode(text) for text in set(variants)}  # a few: each decoded once
     return list(
         map(
             _new_row,  # tuple.__new__ in C, not IndexRow's own __new__ in Python: half the time
             zip(
                 key, experiment, name, map(statuses.__getitem__, status), seed,
-                map(combos.__getitem__, variants), started, wall, _column(main),
-                _column(metrics), notebook, reproduction_of, sweep, strict=True,
+                map(combos.__getitem__, variants), started, wall, decode_all(main),
+                decode_all(metrics), notebook, reproduction_of, sweep, strict=True,
             ),
         )
     )  # fmt: skip
 
 
 _new_row = partial(tuple.__new__, IndexRow)
-
-
-def _column(texts: Sequence[str]) -> list[Any]:
-    """A JSON column's values: one `json.loads` of them all, a third quicker than one each."""
-    try:
-        return json.loads(f"[{','.join(texts)}]")
-    except ValueError:  # a text that is not JSON on its own: each decoded alone, as rows.py does
-        return [_DECODE(text)[0] for text in texts]
 
 
 def rows_of(records: Iterable[TrialRecord], trials_folder: Path | None = None) -> list[IndexRow]:
